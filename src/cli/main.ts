@@ -1,0 +1,2 @@
+// keyrack CLI entry (bundled to dist/cli.mjs).
+console.log('keyrack: not yet');
