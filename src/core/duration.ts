@@ -6,8 +6,9 @@ const UNIT_SECONDS = { d: 86_400, h: 3_600, m: 60, s: 1 } as const;
 type Unit = keyof typeof UNIT_SECONDS;
 const UNITS: readonly Unit[] = ['d', 'h', 'm', 's'];
 
-/** One or more `<digits><unit>` parts, units in d,h,m,s order, each used once. */
-const DURATION_RE = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+/** `<digits><unit>` parts, units in d,h,m,s order, each used once (also used by schema/keyrack.schema.json). */
+export const DURATION_PATTERN = '^(\\d+d)?(\\d+h)?(\\d+m)?(\\d+s)?$';
+const DURATION_RE = new RegExp(DURATION_PATTERN);
 
 /**
  * `1h30m` → 5400. Throws `duration.invalid` (invalid-input) for anything else.
@@ -19,7 +20,7 @@ export function parseDuration(input: string, what = 'value'): number {
   if (!m) throw invalid(text, what);
   let seconds = 0;
   UNITS.forEach((unit, i) => {
-    const digits = m[i + 1];
+    const digits = m[i + 1]?.slice(0, -1);
     if (digits !== undefined) seconds += Number(digits) * UNIT_SECONDS[unit];
   });
   if (!Number.isSafeInteger(seconds)) throw invalid(text, what);
