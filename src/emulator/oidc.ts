@@ -156,14 +156,20 @@ export function createToken(emu: Emu, req: EmuRequest): EmuReply {
     const d = emu.store.deviceAuths.get(b.deviceCode);
     if (!d || d.clientId !== reg.clientId || d.consumed) return withGrant(oidcError('InvalidGrantException', 'Invalid device code provided'));
     if (now >= d.expiresAt) return withGrant(oidcError('ExpiredTokenException', 'Device code has expired'));
-    // Pace is measured in real time: emulated-clock jumps must not turn a well-behaved poller into a fast one.
-    const real = emu.clock.real();
-    const previous = d.lastPollAt;
-    d.lastPollAt = real;
-    if (previous !== undefined && real - previous < d.interval * 1000 - POLL_TOLERANCE_MS) {
-      return withGrant(oidcError('SlowDownException', 'Client is polling too quickly'));
+    if (d.decision.kind === 'pending') {
+      // slow_down is a variant of authorization_pending (RFC 8628 §3.5), so only a pending code is paced. The
+      // first poll is a pre-check right after StartDeviceAuthorization (the CLI follows it at once with its
+      // first real poll), so pacing starts from the second one. Pace is measured in real time: emulated-clock
+      // jumps must not turn a well-behaved poller into a fast one.
+      const real = emu.clock.real();
+      const previous = d.lastPollAt;
+      d.polls++;
+      if (d.polls > 1) d.lastPollAt = real;
+      if (previous !== undefined && real - previous < d.interval * 1000 - POLL_TOLERANCE_MS) {
+        return withGrant(oidcError('SlowDownException', 'Client is polling too quickly'));
+      }
+      return withGrant(oidcError('AuthorizationPendingException', 'Authorization is still pending'));
     }
-    if (d.decision.kind === 'pending') return withGrant(oidcError('AuthorizationPendingException', 'Authorization is still pending'));
     d.consumed = true;
     if (d.decision.kind === 'denied') return withGrant(oidcError('AccessDeniedException', 'The user denied the authorization request'));
     return tokenReply(emu, emu.store.startSession(d.decision.user, reg.clientId, reg.scopes, now), grantType);

@@ -28,6 +28,7 @@ export interface DeviceAuthorization {
   expiresAt: number;
   interval: number;
   lastPollAt: number | undefined;
+  polls: number;
   decision: Decision;
   consumed: boolean;
 }
@@ -142,6 +143,7 @@ export class Store {
       expiresAt: now + this.fixture.lifetimes.deviceCode * 1000,
       interval: this.fixture.deviceInterval,
       lastPollAt: undefined,
+      polls: 0,
       decision: { kind: 'pending' },
       consumed: false,
     };
