@@ -151,7 +151,8 @@ export function parseKeyrackFile(text: string, path: string): KeyrackFile {
   const v = new Validator(path, lines);
   const syntax = doc.errors[0];
   if (syntax) {
-    const what = syntax.message.split('\n')[0] ?? 'invalid YAML';
+    // The parser puts source text after ": " (tokens, escapes): keep only its description of the problem.
+    const what = syntax.message.split('\n')[0]?.split(': ')[0] || 'invalid YAML';
     throw v.error(syntax.pos[0], 'yaml-syntax', `YAML syntax error: ${what}`, 'fix the YAML here (indentation, quoting, a space after ":")');
   }
   v.plainYamlOnly(doc);
@@ -171,6 +172,9 @@ interface Entry {
   parent: string;
 }
 
+/** A fixed-field map's entries: required fields `R` are always present, the other allowed `K` may be. */
+type Fields<K extends string, R extends K> = Partial<Record<K, Entry>> & Record<R, Entry>;
+
 class Validator {
   constructor(
     private readonly path: string,
@@ -189,7 +193,12 @@ class Validator {
     // Envs after sso, wherever sso sits in the file: a ref's `sso:` must name a defined session.
     for (const e of envs) put(out.envs, e.name.slice('env.'.length), this.env(e, out.sso));
     if (envs.length === 0) {
-      throw this.error(root, 'empty', 'keyrack.yml has no env.<name> section', 'add one, e.g. env.prep: { AWS_PROFILE: { aws: { profile: acme.prep } } }');
+      throw this.error(
+        root,
+        'empty',
+        'keyrack.yml has no env.<name> section',
+        'add one, e.g. env.prep: { AWS_PROFILE: { aws: { profile: acme.prep } } }',
+      );
     }
     return out;
   }
@@ -208,11 +217,24 @@ class Validator {
   }
 
   private env(section: Entry, sso: Record<string, SsoRef>): Record<string, KeyRef> {
-    this.name(section, RE.envSection, { code: 'bad-env-name', what: 'an env section name', fix: 'use env.<name> with letters, digits, "_" and "-", e.g. env.prep' });
+    this.name(section, RE.envSection, {
+      code: 'bad-env-name',
+      what: 'an env section name',
+      fix: 'use env.<name> with letters, digits, "_" and "-", e.g. env.prep',
+    });
     const env = section.name.slice('env.'.length);
     const out: Record<string, KeyRef> = {};
     for (const e of this.nonEmptyEntries(section)) {
-      this.name(e, RE.keyName, { code: 'bad-key-name', what: 'an environment variable name', fix: 'use letters, digits and "_", not starting with a digit, e.g. AWS_PROFILE' });
+      this.name(e, RE.keyName, {
+        code: 'bad-key-name',
+        what: 'an environment variable name',
+        fix: 'use letters, digits and "_", not starting with a digit, e.g. AWS_PROFILE',
+      });
+      if (isScalar(e.value) && typeof e.value.value === 'string') {
+        // The likeliest slip: the profile name written directly under the key.
+        const fix = `write ${e.name}: { aws: { profile: <name> } }`;
+        throw this.error(e.value, 'wrong-type', `${e.path} must be a map with aws:, got a string`, fix);
+      }
       const { aws } = this.fields(e, KEYRACK_FIELDS.key, ['aws']);
       put(out, e.name, this.awsRef(aws, { env, key: e.name, location: this.loc(e.keyNode) }, sso));
     }
@@ -222,35 +244,69 @@ class Validator {
   private awsRef(aws: Entry, base: { env: string; key: string; location: SourceLocation }, sso: Record<string, SsoRef>): KeyRef {
     const f = this.fields(aws, KEYRACK_FIELDS.aws, []);
     if (f.profile && f.web_identity) {
-      throw this.error(f.web_identity.keyNode, 'conflicting-fields', `${aws.path} has both profile and web_identity`, 'keep exactly one: profile (SSO) or web_identity (workload federation)');
+      throw this.error(
+        f.web_identity.keyNode,
+        'conflicting-fields',
+        `${aws.path} has both profile and web_identity`,
+        'keep exactly one: profile (SSO) or web_identity (workload federation)',
+      );
     }
-    const scope = f.scope ? { scope: this.scope(f.scope) } : {};
+    const scope = () => (f.scope ? { scope: this.scope(f.scope) } : {});
     if (f.web_identity) {
       const pinned = f.sso ?? f.account ?? f.role;
-      if (pinned) throw this.error(pinned.keyNode, 'conflicting-fields', `${pinned.path} does not apply to web_identity`, 'remove it; the account and role come from web_identity.role_arn');
-      return { kind: 'web-identity', ...base, ...this.webIdentity(f.web_identity), ...scope };
+      if (pinned) {
+        throw this.error(
+          pinned.keyNode,
+          'conflicting-fields',
+          `${pinned.path} does not apply to web_identity`,
+          'remove it; the account and role come from web_identity.role_arn',
+        );
+      }
+      return { kind: 'web-identity', ...base, ...this.webIdentity(f.web_identity), ...scope() };
     }
-    if (!f.profile) throw this.error(aws.keyNode, 'missing-field', `${aws.path} needs profile or web_identity`, 'add profile: <a profile name from ~/.aws/config>');
+    if (!f.profile) {
+      throw this.error(
+        aws.keyNode,
+        'missing-field',
+        `${aws.path} needs profile or web_identity`,
+        'add profile: <a profile name from ~/.aws/config>',
+      );
+    }
     const ref: AwsProfileRef = { kind: 'profile', ...base, profile: this.string(f.profile, SHAPES.profile) };
     if (f.sso) {
       ref.sso = this.string(f.sso, SHAPES.sso);
-      const known = Object.keys(sso);
       if (!Object.hasOwn(sso, ref.sso)) {
-        throw this.error(f.sso.value ?? f.sso.keyNode, 'undefined-sso', `${f.sso.path} names an sso session not defined under sso:`, known.length ? `use one of: ${known.join(', ')}` : 'define it under sso: with start_url and region');
+        const known = Object.keys(sso);
+        throw this.error(
+          f.sso.value ?? f.sso.keyNode,
+          'undefined-sso',
+          `${f.sso.path} names an sso session not defined under sso:`,
+          known.length ? `use one of: ${known.join(', ')}` : 'define it under sso: with start_url and region',
+        );
       }
     }
     if (f.account) ref.account = this.account(f.account);
     if (f.role) ref.role = this.string(f.role, SHAPES.role);
-    return { ...ref, ...scope };
+    return { ...ref, ...scope() };
   }
 
   private webIdentity(e: Entry): Pick<AwsWebIdentityRef, 'roleArn' | 'tokenFile' | 'tokenEnv' | 'audience'> {
     const f = this.fields(e, KEYRACK_FIELDS.webIdentity, ['role_arn']);
     if (f.token_file && f.token_env) {
-      throw this.error(f.token_env.keyNode, 'conflicting-fields', `${e.path} has both token_file and token_env`, 'keep exactly one source for the identity token');
+      throw this.error(
+        f.token_env.keyNode,
+        'conflicting-fields',
+        `${e.path} has both token_file and token_env`,
+        'keep exactly one source for the identity token',
+      );
     }
     if (!f.token_file && !f.token_env) {
-      throw this.error(e.keyNode, 'missing-field', `${e.path} needs token_file or token_env`, 'add token_file: <path> or token_env: <VARIABLE> saying where the OIDC token is');
+      throw this.error(
+        e.keyNode,
+        'missing-field',
+        `${e.path} needs token_file or token_env`,
+        'add token_file: <path> or token_env: <VARIABLE> saying where the OIDC token is',
+      );
     }
     return {
       roleArn: this.string(f.role_arn, SHAPES.roleArn),
@@ -285,8 +341,22 @@ class Validator {
       }
     }
     const at = e.value ?? e.keyNode;
-    if (seconds === undefined) throw this.error(at, 'bad-duration', `${e.path} is not a duration`, `write it with a unit, ${range}, e.g. 15m or 1h30m`);
-    if (seconds < SCOPE_MIN_SECONDS || seconds > SCOPE_MAX_SECONDS) throw this.error(at, 'bad-duration', `${e.path} must be ${range}`, `STS sessions last ${range}`);
+    if (seconds === undefined) {
+      throw this.error(
+        at,
+        'bad-duration',
+        `${e.path} is not a duration`,
+        `write it with a unit, ${range}, e.g. 15m or 1h30m`,
+      );
+    }
+    if (seconds < SCOPE_MIN_SECONDS || seconds > SCOPE_MAX_SECONDS) {
+      throw this.error(
+        at,
+        'bad-duration',
+        `${e.path} must be ${range}`,
+        `STS sessions last ${range}`,
+      );
+    }
     return seconds;
   }
 
@@ -308,7 +378,12 @@ class Validator {
     if (!isScalar(node) || typeof node.value !== 'string') {
       const empty = node === null || (isScalar(node) && node.value === null);
       const quote = isScalar(node) && !empty ? 'quote it; ' : '';
-      throw this.error(empty ? e.keyNode : node, 'wrong-type', `${e.path} must be a string (${shape.what}), got ${kindOf(node)}`, `${quote}${shape.fix}`);
+      throw this.error(
+        empty ? e.keyNode : node,
+        'wrong-type',
+        `${e.path} must be a string (${shape.what}), got ${kindOf(node)}`,
+        `${quote}${shape.fix}`,
+      );
     }
     if (!RE[shape.pattern].test(node.value)) throw this.invalid(e, shape);
     return node.value;
@@ -317,7 +392,14 @@ class Validator {
   /** A non-empty list of strings, each matching `shape`. */
   private list(e: Entry, shape: Shape): string[] {
     const node = e.value;
-    if (!isSeq(node)) throw this.error(node ?? e.keyNode, 'wrong-type', `${e.path} must be a list, got ${kindOf(node)}`, `write [ ... ] of ${shape.what}s`);
+    if (!isSeq(node)) {
+      throw this.error(
+        node ?? e.keyNode,
+        'wrong-type',
+        `${e.path} must be a list, got ${kindOf(node)}`,
+        `write [ ... ] of ${shape.what}s`,
+      );
+    }
     if (node.items.length === 0) throw this.error(node, 'empty', `${e.path} is empty`, `list at least one: ${shape.fix}`);
     return node.items.map((item, i) => this.string({ ...e, value: isNode(item) ? item : null, path: `${e.path}[${i}]` }, shape));
   }
@@ -332,7 +414,14 @@ class Validator {
   }
 
   private map(node: Node | null, path: string, at: Node): YAMLMap {
-    if (!isMap(node)) throw this.error(node ?? at, 'wrong-type', `${path} must be a map, got ${kindOf(node)}`, 'write it as indented key: value lines');
+    if (!isMap(node)) {
+      throw this.error(
+        node ?? at,
+        'wrong-type',
+        `${path} must be a map, got ${kindOf(node)}`,
+        'write it as indented key: value lines',
+      );
+    }
     return node;
   }
 
@@ -342,12 +431,22 @@ class Validator {
     return map.items.map((pair) => {
       const key = pair.key;
       if (!isScalar(key) || key.value === null || typeof key.value === 'object') {
-        throw this.error(isNode(key) ? key : map, 'wrong-type', `${parent || 'keyrack.yml'} has a key that is not a plain name`, 'use plain names as keys');
+        throw this.error(
+          isNode(key) ? key : map,
+          'wrong-type',
+          `${parent || 'keyrack.yml'} has a key that is not a plain name`,
+          'use plain names as keys',
+        );
       }
       const name = String(key.value);
       const first = seen.get(name);
       if (first) {
-        throw this.error(key, 'duplicate-key', `duplicate key "${name}" in ${parent || 'keyrack.yml'} (first at line ${this.loc(first).line})`, 'keep one entry per key: merge or remove the repeated one');
+        throw this.error(
+          key,
+          'duplicate-key',
+          `duplicate key "${name}" in ${parent || 'keyrack.yml'} (first at line ${this.loc(first).line})`,
+          'keep one entry per key: merge or remove the repeated one',
+        );
       }
       seen.set(name, key);
       return { name, keyNode: key, value: isNode(pair.value) ? pair.value : null, path: parent ? `${parent}.${name}` : name, parent };
@@ -361,7 +460,7 @@ class Validator {
   }
 
   /** A map with a fixed field set: unknown fields refused (with a suggestion), required ones present. */
-  private fields<K extends string, R extends K>(e: Entry, allowed: readonly K[], required: readonly R[]): Partial<Record<K, Entry>> & Record<R, Entry> {
+  private fields<K extends string, R extends K>(e: Entry, allowed: readonly K[], required: readonly R[]): Fields<K, R> {
     const out: Partial<Record<K, Entry>> = {};
     for (const entry of this.entries(this.map(e.value, e.path, e.keyNode), e.path)) {
       const known = allowed.find((k) => k === entry.name);
@@ -370,7 +469,7 @@ class Validator {
     }
     const missing = required.find((k) => !out[k]);
     if (missing !== undefined) throw this.error(e.keyNode, 'missing-field', `${e.path} is missing ${missing}`, `add ${missing}: under ${e.name}`);
-    return out as Partial<Record<K, Entry>> & Record<R, Entry>;
+    return out as Fields<K, R>;
   }
 
   private unknown(e: Entry, allowed: readonly string[], suggestion = closest(e.name, allowed)): never {
@@ -383,7 +482,14 @@ class Validator {
     visit(doc, {
       Node: (_key, node) => {
         if (isAlias(node)) throw this.error(node, 'unsupported-yaml', 'YAML aliases are not supported in keyrack.yml', 'write the value out in full');
-        if (node.tag) throw this.error(node, 'unsupported-yaml', 'YAML tags are not supported in keyrack.yml', 'remove the tag: plain strings, maps and lists only');
+        if (node.tag) {
+          throw this.error(
+            node,
+            'unsupported-yaml',
+            'YAML tags are not supported in keyrack.yml',
+            'remove the tag: plain strings, maps and lists only',
+          );
+        }
       },
     });
   }

@@ -134,7 +134,9 @@ function tokenStart(line: string, i: number): number {
 // aws_secret_access_key, aws_session_token, client_secret, password, refresh_token, access_token, api_key, …
 // `token_file` / `token_env` (web identity references) deliberately do not match.
 const SECRET_FIELD = /(?:secret|secretkey|secretaccesskey|token|password|passwd|passphrase|apikey|privatekey)$/;
-const FIELD = /(?<![A-Za-z0-9_.-])["']?([A-Za-z][A-Za-z0-9_.-]*)["']?[ \t]*[:=]/g;
+// A field name starts a line or follows whitespace, `{`, `,`, `[` or a URL query separator; not `:`, so the
+// `:secret:` inside a Secrets Manager ARN is not a field.
+const FIELD = /(?<=^|[\s{,[?&;])["']?([A-Za-z][A-Za-z0-9_.-]*)["']?[ \t]*[:=]/g;
 const PLACEHOLDER = /^(?:|~|null|none|<[^>]*>|\*+|x+|redacted|\.\.\.|…)$/i;
 
 /** `password: hunter2`, `AWS_SESSION_TOKEN=…`, `"client_secret": "…"`: a secret-named field with a value. */

@@ -169,6 +169,7 @@ const INVALID: Array<[string, string, string, string, RegExp?]> = [
   ['env not a map', 'env.prep: AWS_PROFILE\n', 'wrong-type', '1:11'],
   ['key name not env-var style', 'env.prep:\n  aws-profile: { aws: { profile: a } }\n', 'bad-key-name', '2:3'],
   ['key name starting with a digit', 'env.prep:\n  1KEY: { aws: { profile: a } }\n', 'bad-key-name', '2:3'],
+  ['profile written directly under the key', 'env.prep:\n  AWS_PROFILE: acme.prep\n', 'wrong-type', '2:16', /must be a map with aws:/],
   ['key without aws', 'env.prep:\n  AWS_PROFILE: {}\n', 'missing-field', '2:3', /missing aws/],
   ['aws with neither kind', ref('{ role: Developer }'), 'missing-field', '3:5', /needs profile or web_identity/],
   ['aws with both kinds', ref('{ profile: p, web_identity: { role_arn: "arn:aws:iam::111122223333:role/ci", token_env: T } }'), 'conflicting-fields', '3:24'],

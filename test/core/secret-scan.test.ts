@@ -199,6 +199,7 @@ env.prep:
         purposes:
           log-analysis: { actions: [s3:GetObject, logs:FilterLogEvents, logs:StartQuery], resources: ["arn:aws:s3:::acme-logs-prod-111122223333/*"] }
           inventory: { actions: [ec2:DescribeInstances, "ec2:Describe*"], resources: ["*"] }
+          db: { actions: [secretsmanager:GetSecretValue, sts:GetSessionToken], resources: ["arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db-password-AbCdEf"] }
   AWS_CI:
     aws:
       web_identity:
