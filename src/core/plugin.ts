@@ -67,7 +67,7 @@ export interface RoleCredentials {
   secretAccessKey: string;
   sessionToken: string;
   /** epoch ms */
-  expiration: number;
+  expiresAt: number;
   accountId?: string;
 }
 
@@ -106,8 +106,13 @@ export interface Grant {
   cached: boolean;
 }
 
+/**
+ * What every plugin offers a host. Only `unlock` takes a HumanContext. Plugins may add further robot
+ * operations (the AWS plugin adds listRoles, status, lock), always typed with RobotContext.
+ */
 export interface KeyrackPlugin {
   readonly name: string;
   unlock(ctx: HumanContext, req: UnlockRequest): Promise<UnlockResult>;
   grant(ctx: RobotContext, req: GrantRequest): Promise<Grant>;
+  lock(ctx: RobotContext, req: { env?: string; logout?: boolean }): Promise<unknown>;
 }

@@ -33,6 +33,8 @@ export interface ValidationEntry {
   /** epoch ms */
   credentialsExpireAt: number;
   tokenExpiresAt?: number;
+  /** the SSO token cache key the validation rested on */
+  tokenKey?: string;
 }
 
 const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
