@@ -123,8 +123,7 @@ export function startDeviceAuthorization(emu: Emu, req: EmuRequest): EmuReply {
   });
 }
 
-function tokenReply(emu: Emu, session: SsoSession, grantType: string): EmuReply {
-  const now = emu.clock.now();
+function tokenReply(emu: Emu, session: SsoSession, grantType: string, now: number): EmuReply {
   const { access, refresh } = emu.store.issueTokens(session, session.scopes.includes(PORTAL_SCOPE), now);
   const reply = json(200, {
     accessToken: access.token,
@@ -172,7 +171,7 @@ export function createToken(emu: Emu, req: EmuRequest): EmuReply {
     }
     d.consumed = true;
     if (d.decision.kind === 'denied') return withGrant(oidcError('AccessDeniedException', 'The user denied the authorization request'));
-    return tokenReply(emu, emu.store.startSession(d.decision.user, reg.clientId, reg.scopes, now), grantType);
+    return tokenReply(emu, emu.store.startSession(d.decision.user, reg.clientId, reg.scopes, now), grantType, now);
   }
 
   if (grantType === GRANT_REFRESH) {
@@ -183,7 +182,7 @@ export function createToken(emu: Emu, req: EmuRequest): EmuReply {
     const owner = session?.user;
     if (!emu.store.sessionAlive(session, now)) return withGrant({ ...oidcError('InvalidGrantException', 'The SSO session has ended'), ...(owner ? { user: owner } : {}) });
     rt.used = true; // rotation: every refresh token works exactly once
-    return tokenReply(emu, session, grantType);
+    return tokenReply(emu, session, grantType, now);
   }
 
   // authorization_code + PKCE
@@ -199,5 +198,5 @@ export function createToken(emu: Emu, req: EmuRequest): EmuReply {
     return withGrant(oidcError('InvalidGrantException', 'Code verifier does not match the code challenge'));
   }
   const scopes = code.scopes.length > 0 ? code.scopes : reg.scopes;
-  return tokenReply(emu, emu.store.startSession(code.user, reg.clientId, scopes, now), grantType);
+  return tokenReply(emu, emu.store.startSession(code.user, reg.clientId, scopes, now), grantType, now);
 }

@@ -144,7 +144,8 @@ export interface DeviceLogin {
 }
 
 /** A full device-code login approved through the control API (no waiting: the first poll is allowed). */
-export async function deviceLogin(emu: TestEmulator, user = 'alice', scopes: string[] | undefined = ['sso:account:access']): Promise<DeviceLogin> {
+/** `scopes: null` registers without scopes, like a legacy profile: the session is then not refreshable. */
+export async function deviceLogin(emu: TestEmulator, user = 'alice', scopes: string[] | null = ['sso:account:access']): Promise<DeviceLogin> {
   const reg = await oidcPost(emu.url, '/client/register', { clientName: 'test-client', clientType: 'public', ...(scopes ? { scopes } : {}) });
   assert.equal(reg.status, 200);
   const clientId = String(reg.body.clientId);
