@@ -1,12 +1,20 @@
 // keyrack CLI entry (bundled to dist/cli.mjs). Subcommands load lazily so a robot's `grant` never pays for
 // prompts, the emulator or the keychain binding.
-import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty';
+import { defineCommand, runCommand, showUsage, type ArgsDef, type CommandDef } from 'citty';
 import { reportAndExit } from './report.js';
 
 type Lazy = () => Promise<CommandDef>;
-const lazy = (load: () => Promise<{ default: CommandDef }>): Lazy => () => load().then((m) => m.default);
+// Each command's own args type is erased here: citty only needs the shape.
+const lazy = <T extends ArgsDef>(load: () => Promise<{ default: CommandDef<T> }>): Lazy => () => load().then((m) => m.default as unknown as CommandDef);
 
 export const commands: Record<string, Lazy> = {
+  unlock: lazy(() => import('./commands/unlock.js')),
+  grant: lazy(() => import('./commands/grant.js')),
+  exec: lazy(() => import('./commands/exec.js')),
+  'list-roles': lazy(() => import('./commands/list-roles.js')),
+  status: lazy(() => import('./commands/status.js')),
+  lock: lazy(() => import('./commands/lock.js')),
+  validate: lazy(() => import('./commands/validate.js')),
   emulator: lazy(() => import('./commands/emulator.js')),
 };
 
@@ -30,4 +38,6 @@ async function run(argv: string[]): Promise<void> {
   await runCommand(main, { rawArgs: argv });
 }
 
+// The SDK's Node-version notice is not actionable for a keyrack user and would pollute robot stderr.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 run(process.argv.slice(2)).catch(reportAndExit);

@@ -1,0 +1,69 @@
+import { defineCommand } from 'citty';
+import { parseDuration } from '../../core/duration.js';
+import { KeyrackError } from '../../core/errors.js';
+import type { HumanContext, UnlockResult } from '../../core/plugin.js';
+import { awsPlugin } from '../../aws/plugin.js';
+import { checkPlugin, fileArg, robotContext } from '../context.js';
+import { terminalLogin } from '../human.js';
+import { reportAndExit } from '../report.js';
+import { inFromNow, iso } from '../time.js';
+
+function render(r: UnlockResult, now: number): string {
+  const lines = [`unlocked env ${r.env} ${r.until ? `until ${iso(r.until)} (${inFromNow(r.until, now)})` : 'until keyrack lock or the SSO session ends'}`];
+  for (const p of r.profilesWritten) lines.push(`  wrote profile ${p} to ~/.aws/config`);
+  for (const l of r.logins) lines.push(`  sso ${l.sso}: ${{ reused: 'session reused', refreshed: 'session refreshed silently', pkce: 'signed in (browser)', 'device-code': 'signed in (device code)' }[l.how]}`);
+  for (const v of r.validated) {
+    lines.push(`  ${v.ref.key} → ${v.profile}`);
+    lines.push(`      identity     ${v.identity.arn}`);
+    lines.push(`      account      ${v.identity.account}${v.identity.role ? `   role ${v.identity.role}` : ''}`);
+    lines.push(`      credentials  expire ${iso(v.credentialsExpireAt)} (${inFromNow(v.credentialsExpireAt, now)})`);
+    if (v.tokenExpiresAt) lines.push(`      sso token    expires ${iso(v.tokenExpiresAt)} (${inFromNow(v.tokenExpiresAt, now)}), refreshed automatically`);
+    if (v.sessionExpiresAt) lines.push(`      sso session  ends ${iso(v.sessionExpiresAt)} (${inFromNow(v.sessionExpiresAt, now)})`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export default defineCommand({
+  meta: { name: 'unlock', description: 'Human: sign in if needed, validate every referenced profile, and open the keys to robots' },
+  args: {
+    plugin: { type: 'positional', required: false, description: 'aws (the only plugin)' },
+    env: { type: 'string', description: 'env of keyrack.yml (required when it has more than one)' },
+    key: { type: 'string', description: 'unlock only this key' },
+    'device-code': { type: 'boolean', description: 'sign in with a device code instead of the browser redirect' },
+    'no-browser': { type: 'boolean', description: 'do not open a browser; print the URL instead' },
+    for: { type: 'string', description: 'close the keys again after this long, e.g. 8h', valueHint: 'DURATION' },
+    ...fileArg,
+  },
+  async run({ args }) {
+    checkPlugin(args.plugin);
+    if (!process.stdin.isTTY || !process.stderr.isTTY) {
+      throw new KeyrackError({
+        code: 'unlock.not-interactive',
+        reason: 'locked',
+        message: 'unlock needs a person at an interactive terminal; robots cannot unlock',
+        fix: `a human runs it in a terminal: keyrack unlock aws${args.env ? ` --env ${args.env}` : ''}`,
+      });
+    }
+    const forSeconds = args.for ? parseDuration(args.for, '--for') : undefined;
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.on('SIGINT', onSigint);
+    try {
+      const robot = await robotContext(args, abort.signal);
+      const ctx: HumanContext = {
+        ...robot,
+        login: terminalLogin(robot.runtime.env, { noBrowser: args['no-browser'] === true || args.browser === false, deviceCode: args['device-code'] === true }),
+      };
+      const result = await awsPlugin.unlock(ctx, {
+        ...(args.env ? { env: args.env } : {}),
+        ...(args.key ? { key: args.key } : {}),
+        ...(forSeconds !== undefined ? { forSeconds } : {}),
+      });
+      process.stdout.write(render(result, robot.runtime.clock.now()));
+    } catch (e) {
+      reportAndExit(e);
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  },
+});
