@@ -1,6 +1,5 @@
 // Builds the contexts commands run in. This is one of the two places allowed to read process.env.
-import { createLogger } from '../core/log.js';
-import { findKeyrackFile, loadKeyrackFile } from '../core/keyrack-file.js';
+import { createRobotContext } from '../core/context.js';
 import { KeyrackError } from '../core/errors.js';
 import type { RobotContext } from '../core/plugin.js';
 import { createRuntime, type Runtime } from '../core/runtime.js';
@@ -13,12 +12,8 @@ export function processRuntime(): Runtime {
   return createRuntime({ env: process.env, cwd: process.cwd() });
 }
 
-export async function robotContext(args: { file?: string | undefined }, signal?: AbortSignal): Promise<RobotContext> {
-  const runtime = processRuntime();
-  const path = findKeyrackFile({ cwd: runtime.cwd, env: runtime.env, ...(args.file ? { explicit: args.file } : {}) });
-  const file = await loadKeyrackFile(path);
-  const log = createLogger({ enabled: runtime.env.KEYRACK_DEBUG === '1' });
-  return { runtime, file, log, ...(signal ? { signal } : {}) };
+export function robotContext(args: { file?: string | undefined }, signal?: AbortSignal): Promise<RobotContext> {
+  return createRobotContext({ env: process.env, cwd: process.cwd(), ...(args.file ? { file: args.file } : {}), ...(signal ? { signal } : {}) });
 }
 
 /** `keyrack unlock aws` / `keyrack lock aws`: the plugin positional is optional, and only `aws` exists. */
