@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { defineCommand } from 'citty';
 import { KeyrackError } from '../../core/errors.js';
 import { grantVariables } from '../../core/output.js';
-import { awsPlugin } from '../../aws/plugin.js';
+import { grant } from '../../aws/grant.js';
 import { fileArg, robotContext } from '../context.js';
 import { reportAndExit } from '../report.js';
 
@@ -21,7 +21,7 @@ export default defineCommand({
       const [cmd, ...cmdArgs] = command;
       if (!cmd) throw new KeyrackError({ code: 'cli.exec-command', reason: 'invalid-input', message: 'no command given', fix: 'keyrack exec KEY --env E -- CMD ARGS…' });
       const ctx = await robotContext(args);
-      const g = await awsPlugin.grant(ctx, { key: args.key, ...(args.env ? { env: args.env } : {}), credentials: args.credentials === true });
+      const g = await grant(ctx, { key: args.key, ...(args.env ? { env: args.env } : {}), credentials: args.credentials === true });
       const env: NodeJS.ProcessEnv = { ...process.env, ...grantVariables(g) };
       // Credentials in the environment must win over any profile the caller had selected.
       if (g.credentials) delete env.AWS_PROFILE;

@@ -1,6 +1,6 @@
 import { defineCommand } from 'citty';
 import { parseFormat, renderGrant } from '../../core/output.js';
-import { awsPlugin } from '../../aws/plugin.js';
+import { grant } from '../../aws/grant.js';
 import { fileArg, robotContext } from '../context.js';
 import { reportAndExit } from '../report.js';
 
@@ -18,7 +18,7 @@ export default defineCommand({
     try {
       const format = parseFormat(args.format, args.credentials === true);
       const ctx = await robotContext(args);
-      const g = await awsPlugin.grant(ctx, { key: args.key, ...(args.env ? { env: args.env } : {}), credentials: args.credentials === true });
+      const g = await grant(ctx, { key: args.key, ...(args.env ? { env: args.env } : {}), credentials: args.credentials === true });
       process.stdout.write(renderGrant(g, format));
     } catch (e) {
       reportAndExit(e, { json });

@@ -1,5 +1,5 @@
 import { defineCommand } from 'citty';
-import { awsPlugin } from '../../aws/plugin.js';
+import { listRoles } from '../../aws/list-roles.js';
 import { fileArg, robotContext } from '../context.js';
 import { reportAndExit } from '../report.js';
 
@@ -13,7 +13,7 @@ export default defineCommand({
   async run({ args }) {
     try {
       const ctx = await robotContext(args);
-      const listing = await awsPlugin.listRoles(ctx, { ...(args.sso ? { sso: args.sso } : {}) });
+      const listing = await listRoles(ctx, { ...(args.sso ? { sso: args.sso } : {}) });
       if (args.json) {
         process.stdout.write(`${JSON.stringify(listing)}\n`);
         return;

@@ -1,5 +1,5 @@
 import { defineCommand } from 'citty';
-import { awsPlugin } from '../../aws/plugin.js';
+import { lock } from '../../aws/lock.js';
 import { checkPlugin, fileArg, robotContext } from '../context.js';
 import { reportAndExit } from '../report.js';
 
@@ -16,7 +16,7 @@ export default defineCommand({
     try {
       checkPlugin(args.plugin);
       const ctx = await robotContext(args);
-      const r = await awsPlugin.lock(ctx, { ...(args.env ? { env: args.env } : {}), logout: args.logout === true });
+      const r = await lock(ctx, { ...(args.env ? { env: args.env } : {}), logout: args.logout === true });
       if (args.json) {
         process.stdout.write(`${JSON.stringify(r)}\n`);
         return;

@@ -1,5 +1,5 @@
 import { defineCommand } from 'citty';
-import { awsPlugin } from '../../aws/plugin.js';
+import { status } from '../../aws/status.js';
 import type { KeyStatus } from '../../aws/status.js';
 import { fileArg, robotContext } from '../context.js';
 import { reportAndExit } from '../report.js';
@@ -30,7 +30,7 @@ export default defineCommand({
   async run({ args }) {
     try {
       const ctx = await robotContext(args);
-      const rows = await awsPlugin.status(ctx, { ...(args.env ? { env: args.env } : {}), check: args.check === true });
+      const rows = await status(ctx, { ...(args.env ? { env: args.env } : {}), check: args.check === true });
       process.stdout.write(args.json ? `${JSON.stringify({ keys: rows })}\n` : render(rows, ctx.runtime.clock.now()));
       const failed = rows.find((r) => r.check && !r.check.ok);
       if (failed?.check && !failed.check.ok) process.exitCode = { locked: 3, expired: 3, unavailable: 4, mismatch: 5, denied: 5, misconfigured: 6 }[failed.check.reason] ?? 1;

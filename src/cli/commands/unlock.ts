@@ -2,7 +2,7 @@ import { defineCommand } from 'citty';
 import { parseDuration } from '../../core/duration.js';
 import { KeyrackError } from '../../core/errors.js';
 import type { HumanContext, UnlockResult } from '../../core/plugin.js';
-import { awsPlugin } from '../../aws/plugin.js';
+import { unlock } from '../../aws/unlock.js';
 import { checkPlugin, fileArg, robotContext } from '../context.js';
 import { terminalLogin } from '../human.js';
 import { reportAndExit } from '../report.js';
@@ -54,7 +54,7 @@ export default defineCommand({
         ...robot,
         login: terminalLogin(robot.runtime.env, { noBrowser: args['no-browser'] === true || args.browser === false, deviceCode: args['device-code'] === true }),
       };
-      const result = await awsPlugin.unlock(ctx, {
+      const result = await unlock(ctx, {
         ...(args.env ? { env: args.env } : {}),
         ...(args.key ? { key: args.key } : {}),
         ...(forSeconds !== undefined ? { forSeconds } : {}),
