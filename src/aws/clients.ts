@@ -53,7 +53,7 @@ export function stsClient(region: string, endpoints: Endpoints, net: NetworkPoli
       accessKeyId: creds.accessKeyId,
       secretAccessKey: creds.secretAccessKey,
       sessionToken: creds.sessionToken,
-      expiration: new Date(creds.expiration),
+      expiration: new Date(creds.expiresAt),
     },
   });
 }

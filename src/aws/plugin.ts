@@ -6,19 +6,17 @@ import { lock } from './lock.js';
 import { status } from './status.js';
 import { unlock } from './unlock.js';
 
-export const awsPlugin: KeyrackPlugin & {
-  listRoles: typeof listRoles;
-  status: typeof status;
-  lock: typeof lock;
-  unlock: typeof unlock;
-  grant: typeof grant;
-} = {
+export const awsPlugin = {
   name: 'aws',
   unlock,
   grant,
   listRoles,
   status,
   lock,
-};
+} as const;
+
+// Compile-time proof that the AWS plugin honours the host contract (unlock alone takes a HumanContext).
+const contract: KeyrackPlugin = awsPlugin;
+void contract;
 
 export type AwsPlugin = typeof awsPlugin;

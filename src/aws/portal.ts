@@ -24,7 +24,7 @@ export async function getRoleCredentials(t: PortalTarget, accountId: string, rol
     if (!rc?.accessKeyId || !rc.secretAccessKey || !rc.sessionToken || !rc.expiration) {
       throw new KeyrackError({ code: 'sso.bad-credentials', reason: 'unavailable', message: `AWS returned incomplete role credentials for ${c.subject}`, fix: 'retry later' });
     }
-    return { accessKeyId: rc.accessKeyId, secretAccessKey: rc.secretAccessKey, sessionToken: rc.sessionToken, expiration: rc.expiration, accountId };
+    return { accessKeyId: rc.accessKeyId, secretAccessKey: rc.secretAccessKey, sessionToken: rc.sessionToken, expiresAt: rc.expiration, accountId };
   } catch (e) {
     if (e instanceof KeyrackError) throw e;
     throw classifyAwsError(e, { ...c, operation: 'GetRoleCredentials' });
