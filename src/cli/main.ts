@@ -16,6 +16,7 @@ export const commands: Record<string, Lazy> = {
   lock: lazy(() => import('./commands/lock.js')),
   validate: lazy(() => import('./commands/validate.js')),
   emulator: lazy(() => import('./commands/emulator.js')),
+  demo: lazy(() => import('./commands/demo.js')),
 };
 
 const main = defineCommand({
