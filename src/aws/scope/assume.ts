@@ -291,7 +291,7 @@ export function tokenSourceLabel(ref: AwsWebIdentityRef): string {
 }
 
 /** token_file as a path: `~/` is the home directory, a relative path is relative to keyrack.yml's directory. */
-export function tokenFilePath(ctx: RobotContext, ref: AwsWebIdentityRef): string | undefined {
+export function webIdentityTokenPath(ctx: RobotContext, ref: AwsWebIdentityRef): string | undefined {
   const f = ref.tokenFile;
   if (f === undefined) return undefined;
   if (f === '~' || f.startsWith('~/')) return join(ctx.runtime.paths.home, f.slice(1));
@@ -317,7 +317,7 @@ export async function readWebIdentityToken(ctx: RobotContext, ref: AwsWebIdentit
     raw = ctx.runtime.env[ref.tokenEnv];
     if (raw === undefined || raw.trim() === '') throw tokenProblem(ref, 'token-missing', 'is not set', `set ${ref.tokenEnv}; ${ciHint}`);
   } else {
-    const path = tokenFilePath(ctx, ref) ?? '';
+    const path = webIdentityTokenPath(ctx, ref) ?? '';
     try {
       raw = await readFile(path, 'utf8');
     } catch (e) {
