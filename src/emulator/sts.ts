@@ -200,6 +200,7 @@ export function assumeRole(emu: Emu, req: EmuRequest, params: URLSearchParams): 
   const p = commonParams(params, v);
   const sourceIdentity = params.get('SourceIdentity') ?? undefined;
   checkLength(v, sourceIdentity, 'sourceIdentity', 2, 64, false);
+  // The pattern has no ':', which is also what keeps the reserved `aws:` prefix out.
   checkPattern(v, sourceIdentity, 'sourceIdentity', SESSION_NAME_RE, '[\\w+=,.@-]*');
   const externalId = params.get('ExternalId') ?? undefined;
   checkLength(v, externalId, 'externalId', 2, 1224, false);
@@ -207,9 +208,6 @@ export function assumeRole(emu: Emu, req: EmuRequest, params: URLSearchParams): 
   const tags = parseTags(params, v);
   const transitive = memberList(params, 'TransitiveTagKeys');
   if (v.message) return withUser(stsError('ValidationError', v.message, 400, rid));
-  if (sourceIdentity?.toLowerCase().startsWith('aws:')) {
-    return withUser(stsError('ValidationError', `Value '${sourceIdentity}' at 'sourceIdentity' is invalid: it must not start with 'aws:'`, 400, rid));
-  }
   if (duplicateTagKeys(tags)) return withUser(stsError('ValidationError', 'Duplicate tag keys found. Please note that Tag keys are case insensitive.', 400, rid));
   if (caller.sourceIdentity !== undefined && sourceIdentity !== undefined && sourceIdentity !== caller.sourceIdentity) {
     return withUser(stsError('ValidationError', 'The source identity of a role session cannot be changed once set.', 400, rid));

@@ -42,16 +42,16 @@ describe('real AWS CLI v2 against the emulator', () => {
     assert.equal(cache.startUrl, START_URL);
     assert.equal(cache.region, 'us-east-1');
     for (const k of ['accessToken', 'refreshToken', 'clientSecret']) assert.ok(String(cache[k]).includes(SECRET_MARKER), k);
-    assert.ok(Date.parse(String(cache.expiresAt)) > Date.now() + 50 * 60_000);
-    assert.ok(Date.parse(String(cache.registrationExpiresAt)) > Date.now() + 80 * 86_400_000);
+    assert.ok(Date.parse(String(cache.expiresAt)) > Date.now() + 50 * 60_000, 'Date.parse(String(cache.expiresAt)) > Date.now() + 50 * 60_0');
+    assert.ok(Date.parse(String(cache.registrationExpiresAt)) > Date.now() + 80 * 86_400_000, 'Date.parse(String(cache.registrationExpiresAt)) > Date.now()');
     const calls = await emu.control.calls();
     assert.deepEqual(
       calls.map((c) => c.operation).filter((o, i, a) => a.indexOf(o) === i),
       ['RegisterClient', 'StartDeviceAuthorization', 'CreateToken'],
     );
     assert.ok(calls.some((c) => c.operation === 'CreateToken' && c.status === 400), 'first poll is pending');
-    assert.ok(calls.some((c) => c.operation === 'CreateToken' && c.status === 200 && c.user === 'alice'));
-    assert.ok(!calls.some((c) => c.status === 400 && c.operation === 'CreateToken' && c.grantType !== 'urn:ietf:params:oauth:grant-type:device_code'));
+    assert.ok(calls.some((c) => c.operation === 'CreateToken' && c.status === 200 && c.user === 'alice'), 'calls.some((c) => c.operation === \'CreateToken\' && c.status ');
+    assert.ok(!calls.some((c) => c.status === 400 && c.operation === 'CreateToken' && c.grantType !== 'urn:ietf:params:oauth:grant-type:device_code'), '!calls.some((c) => c.status === 400 && c.operation === \'Crea');
   });
 
   test('sts get-caller-identity uses the role credentials', async () => {
@@ -69,9 +69,9 @@ describe('real AWS CLI v2 against the emulator', () => {
     const c = JSON.parse(r.stdout) as Record<string, unknown>;
     assert.equal(c.Version, 1);
     assert.match(String(c.AccessKeyId), /^ASIA[A-Z0-9]{16}$/);
-    assert.ok(String(c.SecretAccessKey).includes(SECRET_MARKER));
-    assert.ok(String(c.SessionToken).includes(SECRET_MARKER));
-    assert.ok(Date.parse(String(c.Expiration)) > Date.now());
+    assert.ok(String(c.SecretAccessKey).includes(SECRET_MARKER), 'String(c.SecretAccessKey).includes(SECRET_MARKER)');
+    assert.ok(String(c.SessionToken).includes(SECRET_MARKER), 'String(c.SessionToken).includes(SECRET_MARKER)');
+    assert.ok(Date.parse(String(c.Expiration)) > Date.now(), 'Date.parse(String(c.Expiration)) > Date.now()');
   });
 
   test('sso list-accounts paginates and list-account-roles lists the permission sets', async () => {
@@ -96,7 +96,7 @@ describe('real AWS CLI v2 against the emulator', () => {
     const afterRefresh = await box.readTokenCache(SESSION);
     assert.notEqual(afterRefresh.accessToken, before.accessToken);
     assert.notEqual(afterRefresh.refreshToken, before.refreshToken);
-    assert.ok(Date.parse(String(afterRefresh.expiresAt)) > Date.now() + 50 * 60_000);
+    assert.ok(Date.parse(String(afterRefresh.expiresAt)) > Date.now() + 50 * 60_000, 'Date.parse(String(afterRefresh.expiresAt)) > Date.now() + 50');
     const refreshes = (await emu.control.calls()).filter((c) => c.grantType === 'refresh_token');
     assert.deepEqual(refreshes.map((c) => c.status), [200]);
   });
@@ -107,7 +107,7 @@ describe('real AWS CLI v2 against the emulator', () => {
     await box.clearCliCache();
     const r = await box.aws(['configure', 'export-credentials', '--profile', PROFILE]);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(Date.parse(String((await box.readTokenCache(SESSION)).expiresAt)) > Date.now());
+    assert.ok(Date.parse(String((await box.readTokenCache(SESSION)).expiresAt)) > Date.now(), 'Date.parse(String((await box.readTokenCache(SESSION)).expire');
   });
 
   test('expired role credentials: STS answers ExpiredToken (exit 254)', async () => {
@@ -139,7 +139,7 @@ describe('real AWS CLI v2 against the emulator', () => {
     const token = String((await box.readTokenCache(SESSION)).accessToken);
     const r = await box.aws(['sso', 'logout', '--profile', PROFILE]);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok((await emu.control.calls()).some((c) => c.operation === 'Logout' && c.status === 200 && c.user === 'bob'));
+    assert.ok((await emu.control.calls()).some((c) => c.operation === 'Logout' && c.status === 200 && c.user === 'bob'), '(await emu.control.calls()).some((c) => c.operation === \'Log');
     const left = await readdir(box.ssoCacheDir);
     assert.ok(!left.includes(box.tokenCachePath(SESSION).split('/').at(-1) ?? ''), 'token file deleted');
     const list = await box.aws(['sso', 'list-accounts', '--access-token', token, '--region', 'us-east-1']);

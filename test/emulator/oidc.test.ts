@@ -39,9 +39,9 @@ describe('SSO OIDC', () => {
   test('device flow with the v3 client: pending, then approved, epoch-second registration times', async () => {
     const { clientId, clientSecret, r } = await register(['sso:account:access']);
     const nowSec = Date.now() / 1000;
-    assert.ok(Math.abs((r.clientIdIssuedAt ?? 0) - nowSec) < 5);
-    assert.ok(Math.abs((r.clientSecretExpiresAt ?? 0) - (nowSec + 90 * 86400)) < 5);
-    assert.ok(r.$metadata.requestId);
+    assert.ok(Math.abs((r.clientIdIssuedAt ?? 0) - nowSec) < 5, 'Math.abs((r.clientIdIssuedAt ?? 0) - nowSec) < 5');
+    assert.ok(Math.abs((r.clientSecretExpiresAt ?? 0) - (nowSec + 90 * 86400)) < 5, 'Math.abs((r.clientSecretExpiresAt ?? 0) - (nowSec + 90 * 864');
+    assert.ok(r.$metadata.requestId, 'r.$metadata.requestId');
     const da = await oidc.send(new StartDeviceAuthorizationCommand({ clientId, clientSecret, startUrl: START_URL }));
     assert.match(da.userCode ?? '', /^[A-Z]{4}-[A-Z]{4}$/);
     assert.equal(da.verificationUri, `${emu.url}/device`);
@@ -55,7 +55,7 @@ describe('SSO OIDC', () => {
     const tok = await oidc.send(new CreateTokenCommand({ clientId, clientSecret, grantType: DEVICE_GRANT, deviceCode: da.deviceCode }));
     assert.equal(tok.tokenType, 'Bearer');
     assert.equal(tok.expiresIn, 3600);
-    assert.ok(tok.refreshToken);
+    assert.ok(tok.refreshToken, 'tok.refreshToken');
     const reused = await rejects(oidc.send(new CreateTokenCommand({ clientId, clientSecret, grantType: DEVICE_GRANT, deviceCode: da.deviceCode })));
     assert.equal(reused.name, 'InvalidGrantException');
   });
@@ -63,7 +63,7 @@ describe('SSO OIDC', () => {
   test('refresh rotates: each refresh token works once', async () => {
     const login = await deviceLogin(emu);
     const first = await oidc.send(new CreateTokenCommand({ clientId: login.clientId, clientSecret: login.clientSecret, grantType: 'refresh_token', refreshToken: login.refreshToken }));
-    assert.ok(first.accessToken && first.refreshToken);
+    assert.ok(first.accessToken && first.refreshToken, 'first.accessToken && first.refreshToken');
     assert.notEqual(first.refreshToken, login.refreshToken);
     assert.notEqual(first.accessToken, login.accessToken);
     const old = await rejects(oidc.send(new CreateTokenCommand({ clientId: login.clientId, clientSecret: login.clientSecret, grantType: 'refresh_token', refreshToken: login.refreshToken })));
@@ -130,7 +130,7 @@ describe('SSO OIDC', () => {
       const r = await fetch(`${emu.url}${path}`, { method });
       assert.equal(r.status, 404, `${method} ${path}`);
       assert.match(r.headers.get('x-amzn-errortype') ?? '', /^UnknownOperationException:http:\/\/internal\.amazon\.com\/coral\//);
-      assert.ok(r.headers.get('x-amzn-requestid'));
+      assert.ok(r.headers.get('x-amzn-requestid'), 'r.headers.get(\'x-amzn-requestid\')');
     }
     const big = await fetch(`${emu.url}/token`, { method: 'POST', body: 'x'.repeat(2 * 1024 * 1024) });
     assert.equal(big.status, 413);
@@ -194,7 +194,7 @@ describe('SSO OIDC', () => {
       await emu.control.fault({ operation: 'RegisterClient', delayMs: 300 });
       const t0 = Date.now();
       await noRetry.send(new RegisterClientCommand({ clientName: 'x', clientType: 'public' }));
-      assert.ok(Date.now() - t0 >= 280);
+      assert.ok(Date.now() - t0 >= 280, 'Date.now() - t0 >= 280');
     } finally {
       noRetry.destroy();
     }

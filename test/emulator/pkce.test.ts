@@ -73,7 +73,7 @@ describe('authorization code + PKCE', () => {
     assert.match(htmlText, /botocore-client-acme/);
     assert.match(htmlText, /<form method="post" action="\/authorize">/);
     const handle = /name="request" value="([^"]+)"/.exec(htmlText)?.[1] ?? '';
-    assert.ok((await emu.control.pending()).authorizeRequests.some((r) => r.state === state && r.clientName === 'botocore-client-acme'));
+    assert.ok((await emu.control.pending()).authorizeRequests.some((r) => r.state === state && r.clientName === 'botocore-client-acme'), '(await emu.control.pending()).authorizeRequests.some((r) => ');
     const res = await fetch(`${emu.url}/authorize`, {
       method: 'POST',
       redirect: 'manual',
@@ -104,12 +104,12 @@ describe('authorization code + PKCE', () => {
     assert.equal(loc.searchParams.get('state'), state);
     const code = loc.searchParams.get('code') ?? '';
     const tok = await exchange(code, v);
-    assert.ok(tok.accessToken && tok.refreshToken);
+    assert.ok(tok.accessToken && tok.refreshToken, 'tok.accessToken && tok.refreshToken');
     assert.equal(await errorName(exchange(code, v)), 'InvalidGrantException');
     const calls = await emu.control.calls();
-    assert.ok(calls.some((c) => c.operation === 'Authorize' && c.status === 200));
-    assert.ok(calls.some((c) => c.operation === 'AuthorizeDecision' && c.status === 302 && c.user === 'alice'));
-    assert.ok(calls.some((c) => c.operation === 'CreateToken' && c.grantType === 'authorization_code' && c.status === 200 && c.user === 'alice'));
+    assert.ok(calls.some((c) => c.operation === 'Authorize' && c.status === 200), 'calls.some((c) => c.operation === \'Authorize\' && c.status ==');
+    assert.ok(calls.some((c) => c.operation === 'AuthorizeDecision' && c.status === 302 && c.user === 'alice'), 'calls.some((c) => c.operation === \'AuthorizeDecision\' && c.s');
+    assert.ok(calls.some((c) => c.operation === 'CreateToken' && c.grantType === 'authorization_code' && c.status === 200 && c.user === 'alice'), 'calls.some((c) => c.operation === \'CreateToken\' && c.grantTy');
   });
 
   test('wrong verifier, wrong redirect port, expired code → refused', async () => {
@@ -143,7 +143,7 @@ describe('authorization code + PKCE', () => {
     for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(received[0]?.get('state'), state);
     const tok = await exchange(received[0]?.get('code') ?? '', v);
-    assert.ok(tok.accessToken);
+    assert.ok(tok.accessToken, 'tok.accessToken');
     assert.deepEqual((await emu.control.pending()).authorizeRequests, []);
 
     const denied = randomUUID();
