@@ -85,7 +85,8 @@ export interface FixtureInput {
 const H = 3600;
 const D = 24 * H;
 
-export const defaultFixture: Fixture = Object.freeze({
+/** Deep-frozen so no test can change the default another test starts from. */
+export const defaultFixture: Fixture = deepFreeze({
   startUrl: 'https://d-1234567890.awsapps.com/start',
   region: 'us-east-1',
   sessionDuration: 8 * H,
@@ -117,6 +118,14 @@ export const defaultFixture: Fixture = Object.freeze({
   ],
   webIdentityProviders: [],
 });
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
 
 const UNITS: Record<string, number> = { d: D, h: H, m: 60, s: 1 };
 

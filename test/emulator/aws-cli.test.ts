@@ -20,6 +20,7 @@ describe('real AWS CLI v2 against the emulator', () => {
     await box.writeConfig(ssoSessionConfig({ session: SESSION, profile: PROFILE, accountId: '111122223333', roleName: 'Developer', startUrl: START_URL }));
   });
   after(async () => {
+    assert.ok(!emu.logs.join('\n').includes(SECRET_MARKER), 'emulator log is secret-free');
     await box.cleanup();
     await emu.close();
   });
