@@ -5,7 +5,13 @@ import type { Emu } from './context.js';
 import { findUser } from './context.js';
 import { GRANT_AUTH_CODE, grantAllowed, isLoopbackUri } from './oidc.js';
 import { authorizePage, deviceConfirmPage, deviceEntryPage, errorPage, outcomePage } from './pages.js';
-import { html, redirect, type EmuReply, type EmuRequest } from './wire.js';
+import { errorTypeHeader, html, redirect, type EmuReply, type EmuRequest } from './wire.js';
+
+/** An HTML error page that still carries the AWS error-type header, like every other error here. */
+function pageError(status: number, body: string): EmuReply {
+  const r = html(status, body);
+  return { ...r, headers: { ...r.headers, ...errorTypeHeader('page', 'InvalidRequestException') } };
+}
 
 function form(req: EmuRequest): URLSearchParams {
   return new URLSearchParams(req.body.toString('utf8'));
@@ -35,8 +41,8 @@ export async function getAuthorize(emu: Emu, req: EmuRequest): Promise<EmuReply>
   const redirectUri = q.get('redirect_uri') ?? '';
   const reg = emu.store.registrations.get(clientId);
   // Until client and redirect URI check out, errors stay on this page: redirecting would be an open redirect.
-  if (!reg || emu.clock.now() >= reg.expiresAt) return html(400, errorPage('Invalid request', 'Unknown or expired client_id.'));
-  if (!redirectRegistered(reg.redirectUris, redirectUri)) return html(400, errorPage('Invalid request', 'redirect_uri is not registered for this client.'));
+  if (!reg || emu.clock.now() >= reg.expiresAt) return pageError(400, errorPage('Invalid request', 'Unknown or expired client_id.'));
+  if (!redirectRegistered(reg.redirectUris, redirectUri)) return pageError(400, errorPage('Invalid request', 'redirect_uri is not registered for this client.'));
   const state = q.get('state');
   if (q.get('response_type') !== 'code') return errorRedirect(redirectUri, 'unsupported_response_type', 'response_type must be code', state);
   if (!grantAllowed(reg, GRANT_AUTH_CODE)) return errorRedirect(redirectUri, 'unauthorized_client', 'client is not registered for authorization_code', state);
@@ -52,7 +58,7 @@ export async function getAuthorize(emu: Emu, req: EmuRequest): Promise<EmuReply>
   if (emu.autoApprove !== undefined) {
     const user = emu.autoApprove;
     await emu.sleep(emu.autoApproveDelayMs);
-    if (!pendingAuthorize(emu, request)) return html(400, errorPage('Request closed', 'This request was already decided.'));
+    if (!pendingAuthorize(emu, request)) return pageError(400, errorPage('Request closed', 'This request was already decided.'));
     return { ...redirect(decideAuthorize(emu, request, user)), user };
   }
   return html(200, authorizePage({ handle: request.handle, clientName: reg.clientName, scopes, users: emu.fixture.users }));
@@ -61,10 +67,10 @@ export async function getAuthorize(emu: Emu, req: EmuRequest): Promise<EmuReply>
 export function postAuthorize(emu: Emu, req: EmuRequest): EmuReply {
   const f = form(req);
   const request = emu.store.authorizeRequests.get(f.get('request') ?? '');
-  if (!request || !pendingAuthorize(emu, request)) return html(400, errorPage('Request closed', 'This authorization request is unknown, expired or already decided.'));
+  if (!request || !pendingAuthorize(emu, request)) return pageError(400, errorPage('Request closed', 'This authorization request is unknown, expired or already decided.'));
   if (f.get('decision') === 'deny') return redirect(decideAuthorize(emu, request, undefined));
   const user = findUser(emu, f.get('user') ?? '');
-  if (f.get('decision') !== 'approve' || !user) return html(400, errorPage('Invalid request', 'Choose a user and Approve or Deny.'));
+  if (f.get('decision') !== 'approve' || !user) return pageError(400, errorPage('Invalid request', 'Choose a user and Approve or Deny.'));
   return { ...redirect(decideAuthorize(emu, request, user.name)), user: user.name };
 }
 
@@ -72,20 +78,20 @@ export function getDevice(emu: Emu, req: EmuRequest): EmuReply {
   const code = req.query.get('user_code');
   if (code === null || code.trim() === '') return html(200, deviceEntryPage());
   const d = emu.store.deviceByUserCode(code);
-  if (!d || !pendingDevice(emu, d)) return html(400, deviceEntryPage('That code is not valid, has expired or was already used.'));
+  if (!d || !pendingDevice(emu, d)) return pageError(400, deviceEntryPage('That code is not valid, has expired or was already used.'));
   return html(200, deviceConfirmPage({ userCode: d.userCode, clientName: clientName(emu, d.clientId), users: emu.fixture.users }));
 }
 
 export function postDevice(emu: Emu, req: EmuRequest): EmuReply {
   const f = form(req);
   const d = emu.store.deviceByUserCode(f.get('user_code') ?? '');
-  if (!d || !pendingDevice(emu, d)) return html(400, deviceEntryPage('That code is not valid, has expired or was already used.'));
+  if (!d || !pendingDevice(emu, d)) return pageError(400, deviceEntryPage('That code is not valid, has expired or was already used.'));
   if (f.get('decision') === 'deny') {
     decideDevice(emu, d, undefined);
     return html(200, outcomePage(false));
   }
   const user = findUser(emu, f.get('user') ?? '');
-  if (f.get('decision') !== 'approve' || !user) return html(400, errorPage('Invalid request', 'Choose a user and Approve or Deny.'));
+  if (f.get('decision') !== 'approve' || !user) return pageError(400, errorPage('Invalid request', 'Choose a user and Approve or Deny.'));
   decideDevice(emu, d, user.name);
   return { ...html(200, outcomePage(true)), user: user.name };
 }
