@@ -27,10 +27,14 @@ interface SdkLikeError {
 const TRANSIENT_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
 const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded', 'SlowDown', 'ServiceUnavailable', 'InternalServerException', 'InternalFailure', 'InternalError']);
 
+/** Only names that look like AWS error names are ever repeated (they end up in messages and debug logs). */
+const SAFE_NAME = /^[A-Za-z][A-Za-z0-9_.]{0,63}$/;
+
 export function errorName(e: unknown): string {
   if (typeof e !== 'object' || e === null) return typeof e;
   const x = e as SdkLikeError;
-  return x.name ?? x.Code ?? x.code ?? 'Error';
+  const raw = x.name ?? x.Code ?? x.code ?? 'Error';
+  return typeof raw === 'string' && SAFE_NAME.test(raw) && !raw.includes('EMUSECRET') ? raw : 'Error';
 }
 
 function httpStatus(e: unknown): number | undefined {
@@ -59,11 +63,19 @@ export interface ClassifyContext {
 /** Map an AWS/network failure to a KeyrackError; never includes the original message (it may carry data). */
 export function classifyAwsError(e: unknown, c: ClassifyContext): KeyrackError {
   const name = errorName(e);
+  const status = httpStatus(e);
+  const what = ['TimeoutError', 'AbortError', 'RequestTimeout'].includes(name)
+    ? 'timed out'
+    : name === 'SyntaxError'
+      ? 'unreadable answer'
+      : status !== undefined
+        ? `${name}, HTTP ${status}`
+        : name;
   const unavailable = () =>
     new KeyrackError({
       code: `aws.unavailable.${c.operation}`,
       reason: 'unavailable',
-      message: `AWS did not answer ${c.operation} for ${c.subject} (${name}); nothing was changed`,
+      message: `AWS did not answer ${c.operation} for ${c.subject} (${what}); nothing was changed`,
       fix: 'retry later; the session is still unlocked',
       cause: e,
     });

@@ -1,9 +1,10 @@
 // SSO portal calls (bearer-token, unsigned): role credentials and the account/role listing.
 import { GetRoleCredentialsCommand, ListAccountRolesCommand, ListAccountsCommand, LogoutCommand } from '@aws-sdk/client-sso';
+import type { Logger } from '../core/log.js';
 import type { Endpoints } from '../core/runtime.js';
 import type { RoleCredentials } from '../core/plugin.js';
 import { classifyAwsError, type ClassifyContext } from './classify.js';
-import { deadline, ssoClient, type NetworkPolicy } from './clients.js';
+import { deadline, observed, ssoClient, type NetworkPolicy } from './clients.js';
 import { KeyrackError } from '../core/errors.js';
 
 export interface PortalTarget {
@@ -12,6 +13,8 @@ export interface PortalTarget {
   net: NetworkPolicy;
   accessToken: string;
   signal?: AbortSignal;
+  /** Debug log for each call (operation, outcome, duration; never a token). */
+  log?: Logger;
 }
 
 type Ctx = Omit<ClassifyContext, 'operation'>;
@@ -19,7 +22,9 @@ type Ctx = Omit<ClassifyContext, 'operation'>;
 export async function getRoleCredentials(t: PortalTarget, accountId: string, roleName: string, c: Ctx): Promise<RoleCredentials> {
   const client = ssoClient(t.region, t.endpoints, t.net);
   try {
-    const out = await client.send(new GetRoleCredentialsCommand({ accessToken: t.accessToken, accountId, roleName }), { abortSignal: deadline(t.net, t.signal) });
+    const out = await observed(t.log, 'GetRoleCredentials', () =>
+      client.send(new GetRoleCredentialsCommand({ accessToken: t.accessToken, accountId, roleName }), { abortSignal: deadline(t.net, t.signal) }),
+    );
     const rc = out.roleCredentials;
     if (!rc?.accessKeyId || !rc.secretAccessKey || !rc.sessionToken || !rc.expiration) {
       throw new KeyrackError({ code: 'sso.bad-credentials', reason: 'unavailable', message: `AWS returned incomplete role credentials for ${c.subject}`, fix: 'retry later' });
@@ -28,6 +33,23 @@ export async function getRoleCredentials(t: PortalTarget, accountId: string, rol
   } catch (e) {
     if (e instanceof KeyrackError) throw e;
     throw classifyAwsError(e, { ...c, operation: 'GetRoleCredentials' });
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Proves the SSO session behind the access token is alive right now, with the cheapest portal read (one account).
+ * Used when role credentials come from the cache: they outlive a revoked or logged-out session, the token does not.
+ */
+export async function probeSession(t: PortalTarget, c: Ctx): Promise<void> {
+  const client = ssoClient(t.region, t.endpoints, t.net);
+  try {
+    await observed(t.log, 'ListAccounts', () =>
+      client.send(new ListAccountsCommand({ accessToken: t.accessToken, maxResults: 1 }), { abortSignal: deadline(t.net, t.signal) }),
+    );
+  } catch (e) {
+    throw classifyAwsError(e, { ...c, operation: 'ListAccounts' });
   } finally {
     client.destroy();
   }
@@ -48,8 +70,7 @@ export async function listAccountsWithRoles(t: PortalTarget, c: Ctx): Promise<Ac
     const accounts: AccountInfo[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await client
-        .send(new ListAccountsCommand({ accessToken: t.accessToken, nextToken, maxResults: 100 }), { abortSignal: signal })
+      const page = await observed(t.log, 'ListAccounts', () => client.send(new ListAccountsCommand({ accessToken: t.accessToken, nextToken, maxResults: 100 }), { abortSignal: signal }))
         .catch((e: unknown) => { throw classifyAwsError(e, { ...c, operation: 'ListAccounts' }); });
       for (const a of page.accountList ?? []) {
         if (a.accountId) accounts.push({ accountId: a.accountId, accountName: a.accountName ?? '', emailAddress: a.emailAddress ?? '', roles: [] });
@@ -59,8 +80,9 @@ export async function listAccountsWithRoles(t: PortalTarget, c: Ctx): Promise<Ac
     for (const account of accounts) {
       let rolesToken: string | undefined;
       do {
-        const page = await client
-          .send(new ListAccountRolesCommand({ accessToken: t.accessToken, accountId: account.accountId, nextToken: rolesToken, maxResults: 100 }), { abortSignal: signal })
+        const page = await observed(t.log, 'ListAccountRoles', () =>
+          client.send(new ListAccountRolesCommand({ accessToken: t.accessToken, accountId: account.accountId, nextToken: rolesToken, maxResults: 100 }), { abortSignal: signal }),
+        )
           .catch((e: unknown) => { throw classifyAwsError(e, { ...c, operation: 'ListAccountRoles' }); });
         for (const r of page.roleList ?? []) if (r.roleName) account.roles.push(r.roleName);
         rolesToken = page.nextToken || undefined;
@@ -77,7 +99,7 @@ export async function listAccountsWithRoles(t: PortalTarget, c: Ctx): Promise<Ac
 export async function logout(t: PortalTarget): Promise<boolean> {
   const client = ssoClient(t.region, t.endpoints, t.net);
   try {
-    await client.send(new LogoutCommand({ accessToken: t.accessToken }), { abortSignal: deadline(t.net, t.signal) });
+    await observed(t.log, 'Logout', () => client.send(new LogoutCommand({ accessToken: t.accessToken }), { abortSignal: deadline(t.net, t.signal) }));
     return true;
   } catch {
     return false;

@@ -1,15 +1,17 @@
 // STS GetCallerIdentity: the proof that role credentials work right now, and who they belong to.
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import type { Logger } from '../core/log.js';
 import type { Endpoints } from '../core/runtime.js';
 import type { Identity, RoleCredentials } from '../core/plugin.js';
 import { classifyAwsError, type ClassifyContext } from './classify.js';
-import { deadline, stsClient, type NetworkPolicy } from './clients.js';
+import { deadline, observed, stsClient, type NetworkPolicy } from './clients.js';
 
 export interface StsTarget {
   region: string;
   endpoints: Endpoints;
   net: NetworkPolicy;
   signal?: AbortSignal;
+  log?: Logger;
 }
 
 /** Parses `arn:aws:sts::<acct>:assumed-role/AWSReservedSSO_<PermissionSet>_<hex>/<user>`. */
@@ -25,7 +27,7 @@ export function identityFromArn(arn: string, userId?: string): Identity {
 export async function getCallerIdentity(t: StsTarget, creds: RoleCredentials, c: Omit<ClassifyContext, 'operation'>): Promise<Identity> {
   const client = stsClient(t.region, t.endpoints, t.net, creds);
   try {
-    const out = await client.send(new GetCallerIdentityCommand({}), { abortSignal: deadline(t.net, t.signal) });
+    const out = await observed(t.log, 'GetCallerIdentity', () => client.send(new GetCallerIdentityCommand({}), { abortSignal: deadline(t.net, t.signal) }));
     if (!out.Arn) throw Object.assign(new Error('no Arn'), { name: 'SyntaxError' });
     return identityFromArn(out.Arn, out.UserId);
   } catch (e) {
