@@ -1,10 +1,10 @@
-// Proving a reference works right now: role credentials (from the AWS CLI's cache while they have > 5 min left,
-// else from the portal) and STS GetCallerIdentity with them, then the pinned account and role.
+// Proving a reference works right now: a live SSO session, role credentials (from the AWS CLI's cache while they
+// have > 5 min left, else from the portal) and STS GetCallerIdentity with them, then the pinned account and role.
 import type { AwsProfileRef } from '../core/keyrack-file.js';
 import { KeyrackError } from '../core/errors.js';
 import type { Identity, RobotContext, RoleCredentials } from '../core/plugin.js';
 import { networkFromEnv } from './clients.js';
-import { getRoleCredentials } from './portal.js';
+import { getRoleCredentials, probeSession } from './portal.js';
 import { deleteRoleCredentials, readRoleCredentials, writeRoleCredentials } from './role-cache.js';
 import { usableToken } from './session-token.js';
 import { getCallerIdentity } from './sts.js';
@@ -17,19 +17,21 @@ export interface Validation {
 }
 
 async function freshCredentials(ctx: RobotContext, target: ProfileTarget, unlockCommand: string): Promise<{ creds: RoleCredentials; tokenExpiresAt: number }> {
-  const token = await usableToken(ctx, target.sso, unlockCommand);
-  ctx.log.redactor.register(token.accessToken);
+  const t = await usableToken(ctx, target.sso, unlockCommand);
+  ctx.log.redactor.register(t.accessToken);
   const creds = await getRoleCredentials(
-    { region: target.sso.region, endpoints: ctx.runtime.endpoints, net: networkFromEnv(ctx.runtime.env), accessToken: token.accessToken, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+    { region: target.sso.region, endpoints: ctx.runtime.endpoints, net: networkFromEnv(ctx.runtime.env), accessToken: t.accessToken, log: ctx.log, ...(ctx.signal ? { signal: ctx.signal } : {}) },
     target.accountId,
     target.roleName,
     { subject: `profile ${target.profile}`, unlockCommand },
   );
+  ctx.log.redactor.register(creds.secretAccessKey);
+  ctx.log.redactor.register(creds.sessionToken);
   await writeRoleCredentials(ctx.runtime.paths, target.roleKey, creds);
-  return { creds, tokenExpiresAt: token.expiresAt };
+  return { creds, tokenExpiresAt: t.expiresAt };
 }
-
-function checkPins(ref: AwsProfileRef, target: ProfileTarget, identity: Identity): void {
+/** The keyrack.yml pins (account, role) against the identity AWS reported. */
+export function checkPins(ref: AwsProfileRef, target: ProfileTarget, identity: Identity): void {
   const wantAccount = ref.account;
   const wantRole = ref.role;
   const mismatch = (what: string, want: string, got: string) =>
@@ -45,13 +47,18 @@ function checkPins(ref: AwsProfileRef, target: ProfileTarget, identity: Identity
 }
 
 /**
- * Validate a profile reference. A cached role credential that STS refuses is dropped and fetched once more
- * before deciding, so a stale cache never hides a live session (nor a dead one).
+ * Validate a profile reference.
+ *
+ * Role credentials come from the AWS CLI's cache while they have more than 5 minutes left. Cached credentials
+ * outlive the SSO session (a revoke or a logout elsewhere does not end them), so they are only used after the
+ * session itself was proven alive: by a refresh just now, or by one cheap portal read (ListAccounts, 1 item).
+ * A cached credential that STS refuses is dropped and fetched once more before deciding, so a stale cache never
+ * hides a live session (nor a dead one). A fresh credential STS refuses is dropped too, and means `expired`.
  */
 export async function validateRef(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, unlockCommand: string): Promise<Validation> {
   const { paths, clock } = ctx.runtime;
   const net = networkFromEnv(ctx.runtime.env);
-  const sts = { region: target.sso.region, endpoints: ctx.runtime.endpoints, net, ...(ctx.signal ? { signal: ctx.signal } : {}) };
+  const sts = { region: target.sso.region, endpoints: ctx.runtime.endpoints, net, log: ctx.log, ...(ctx.signal ? { signal: ctx.signal } : {}) };
   const subject = { subject: `profile ${target.profile}`, unlockCommand };
 
   const cached = await readRoleCredentials(paths, target.roleKey, clock.now());
@@ -59,28 +66,38 @@ export async function validateRef(ctx: RobotContext, ref: AwsProfileRef, target:
   let tokenExpiresAt: number;
   let fromCache = false;
   if (cached) {
-    // The token still has to be alive: a cached credential must not outlive `aws sso logout` or a revoked session.
     const token = await usableToken(ctx, target.sso, unlockCommand);
+    ctx.log.redactor.register(token.accessToken);
+    if (!token.refreshed) {
+      await probeSession({ region: target.sso.region, endpoints: ctx.runtime.endpoints, net, accessToken: token.accessToken, log: ctx.log, ...(ctx.signal ? { signal: ctx.signal } : {}) }, subject);
+    }
     creds = cached.credentials;
     tokenExpiresAt = token.expiresAt;
     fromCache = true;
+    ctx.log.debug('role credentials: from the AWS CLI cache', { profile: target.profile, left: `${Math.round((creds.expiresAt - clock.now()) / 60_000)}min` });
   } else {
+    ctx.log.debug('role credentials: none cached with > 5 min left; fetching', { profile: target.profile });
     ({ creds, tokenExpiresAt } = await freshCredentials(ctx, target, unlockCommand));
   }
   ctx.log.redactor.register(creds.secretAccessKey);
   ctx.log.redactor.register(creds.sessionToken);
 
+  const refused = (e: unknown) => e instanceof KeyrackError && e.reason === 'expired';
   let identity: Identity;
   try {
     identity = await getCallerIdentity(sts, creds, subject);
   } catch (e) {
-    if (!(fromCache && e instanceof KeyrackError && e.reason === 'expired')) throw e;
-    ctx.log.debug('cached role credentials refused by STS; fetching new ones', { profile: target.profile });
+    if (!refused(e)) throw e;
     await deleteRoleCredentials(paths, target.roleKey);
+    if (!fromCache) throw e;
+    ctx.log.debug('cached role credentials refused by STS; dropped, fetching new ones once', { profile: target.profile });
     ({ creds, tokenExpiresAt } = await freshCredentials(ctx, target, unlockCommand));
-    ctx.log.redactor.register(creds.secretAccessKey);
-    ctx.log.redactor.register(creds.sessionToken);
-    identity = await getCallerIdentity(sts, creds, subject);
+    try {
+      identity = await getCallerIdentity(sts, creds, subject);
+    } catch (e2) {
+      if (refused(e2)) await deleteRoleCredentials(paths, target.roleKey);
+      throw e2;
+    }
   }
   checkPins(ref, target, identity);
   return { identity, credentials: creds, tokenExpiresAt };
