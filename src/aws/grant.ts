@@ -1,26 +1,41 @@
 // The robot path: hand out a reference (or short-lived role credentials) only after proving it works.
 // Takes a RobotContext; nothing reachable from here can start a login.
-import { stat } from 'node:fs/promises';
+//
+// Validation cache: a successful validation (profile, identity, credential expiry; no secrets) may be reused for
+// a short TTL so a tight loop of grants does not hammer AWS. TTL: KEYRACK_VALIDATION_TTL, else `validation_ttl`
+// in the user config ($XDG_CONFIG_HOME/keyrack/config.yml), else 30 s; 0 disables; at most 5 min. lock, unlock and
+// any failed validation drop it; a hit still checks locally that the unlock is live, that ~/.aws/config still
+// points the profile at the same account/role/session, that the SSO token file exists and has not expired, and
+// (for --credentials) that the cached role credentials are the ones that were validated.
 import { requireUnlocked, unlockCommand } from '../core/access.js';
-import { parseDuration } from '../core/duration.js';
+import { formatDuration } from '../core/duration.js';
 import { KeyrackError } from '../core/errors.js';
 import { selectRefs, type AwsProfileRef } from '../core/keyrack-file.js';
 import type { Grant, GrantRequest, RobotContext } from '../core/plugin.js';
-import type { EnvVars } from '../core/runtime.js';
-import { dropValidation, readValidation, writeValidation } from '../store/state.js';
+import type { Runtime } from '../core/runtime.js';
+import { parseTtl, readUserConfig } from '../core/user-config.js';
+import { filesFingerprint, pollUntil } from '../core/wait.js';
+import { dropValidation, readValidation, unlockRecordPath, writeValidation } from '../store/state.js';
+import { networkFromEnv, withBudget } from './clients.js';
 import { readAwsConfig } from './config-file.js';
-import { resolveTarget } from './target.js';
-import { tokenFilePath } from './token-cache.js';
-import { validateRef } from './validate.js';
+import { readRoleCredentials } from './role-cache.js';
+import { readTokenSteady } from './session-token.js';
+import { resolveTarget, type ProfileTarget } from './target.js';
+import { tokenExpiresAt, tokenFilePath } from './token-cache.js';
+import { checkPins, validateRef } from './validate.js';
 
 export const DEFAULT_VALIDATION_TTL_MS = 30_000;
+/** Longer reuse would hide a revoked session from robots for longer than anyone would expect. */
+export const MAX_VALIDATION_TTL_MS = 5 * 60_000;
 /** A grant never hands out credentials with less than this left; the robot would fail mid-task. */
 const MIN_CREDENTIAL_LIFE_MS = 5 * 60_000;
 
-export function validationTtlMs(env: EnvVars): number {
-  const raw = env.KEYRACK_VALIDATION_TTL;
-  if (raw === undefined || raw === '') return DEFAULT_VALIDATION_TTL_MS;
-  return raw === '0' ? 0 : parseDuration(raw) * 1000;
+/** KEYRACK_VALIDATION_TTL, else the user config's validation_ttl, else 30 s. */
+export async function validationTtlMs(runtime: Pick<Runtime, 'env' | 'paths'>): Promise<number> {
+  const raw = runtime.env.KEYRACK_VALIDATION_TTL;
+  if (raw !== undefined && raw.trim() !== '') return parseTtl(raw.trim(), 'KEYRACK_VALIDATION_TTL', MAX_VALIDATION_TTL_MS);
+  const cfg = await readUserConfig(runtime.paths, { maxValidationTtlMs: MAX_VALIDATION_TTL_MS });
+  return cfg.validationTtlMs ?? DEFAULT_VALIDATION_TTL_MS;
 }
 
 export function profileRef(ctx: RobotContext, req: { env?: string; key: string }): AwsProfileRef {
@@ -38,38 +53,72 @@ export function profileRef(ctx: RobotContext, req: { env?: string; key: string }
   return ref;
 }
 
-export async function grant(ctx: RobotContext, req: GrantRequest): Promise<Grant> {
-  const ref = profileRef(ctx, req);
-  await requireUnlocked(ctx, ref);
+async function fromValidationCache(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, ttl: number, credentials: boolean): Promise<Grant | undefined> {
   const { paths, clock } = ctx.runtime;
-  const ttl = validationTtlMs(ctx.runtime.env);
-
-  if (!req.credentials && ttl > 0) {
-    const hit = await readValidation(paths.state, ref.env, ref.key, ref.profile);
-    const now = clock.now();
-    if (hit && now - hit.validatedAt < ttl && now >= hit.validatedAt && hit.credentialsExpireAt - now > MIN_CREDENTIAL_LIFE_MS && hit.tokenKey) {
-      // One stat keeps `aws sso logout` (which deletes the token file) effective immediately.
-      const alive = await stat(tokenFilePath(paths, hit.tokenKey)).then(() => true, () => false);
-      if (alive) return { env: ref.env, key: ref.key, profile: ref.profile, identity: hit.identity, expiresAt: hit.credentialsExpireAt, cached: true };
-    }
+  const log = ctx.log;
+  const hit = await readValidation(paths.state, ref.env, ref.key, ref.profile);
+  const now = clock.now();
+  const miss = (why: string) => {
+    log.debug(`validation cache: miss (${why})`, { env: ref.env, key: ref.key });
+    return undefined;
+  };
+  if (!hit) return miss('none');
+  const age = now - hit.validatedAt;
+  if (age < 0 || age >= ttl) return miss(`older than the ${ttl}ms TTL`);
+  if (hit.credentialsExpireAt - now <= MIN_CREDENTIAL_LIFE_MS) return miss('credentials close to expiry');
+  if (hit.tokenKey !== target.sso.tokenKey || hit.identity.account !== target.accountId || (hit.identity.role ?? target.roleName) !== target.roleName) {
+    return miss('~/.aws/config changed');
   }
+  checkPins(ref, target, hit.identity);
+  // `aws sso logout` deletes the token file; an expired token is never papered over by the cache.
+  const token = await readTokenSteady(ctx, target.sso);
+  if (!token) return miss('no SSO token');
+  if (tokenExpiresAt(token) <= now) return miss('SSO token expired');
+  const base = { env: ref.env, key: ref.key, profile: ref.profile, identity: hit.identity, expiresAt: hit.credentialsExpireAt, cached: true };
+  if (!credentials) {
+    log.debug('validation cache: hit', { env: ref.env, key: ref.key, ageMs: age, ttlMs: ttl });
+    return base;
+  }
+  const rc = await readRoleCredentials(paths, target.roleKey, now, { marginMs: MIN_CREDENTIAL_LIFE_MS });
+  if (!rc || Math.floor(rc.credentials.expiresAt / 1000) !== Math.floor(hit.credentialsExpireAt / 1000)) return miss('cached role credentials are not the validated ones');
+  ctx.log.redactor.register(rc.credentials.secretAccessKey);
+  ctx.log.redactor.register(rc.credentials.sessionToken);
+  log.debug('validation cache: hit (with the validated role credentials)', { env: ref.env, key: ref.key, ageMs: age, ttlMs: ttl });
+  return { ...base, credentials: rc.credentials };
+}
 
+export async function grant(robot: RobotContext, req: GrantRequest): Promise<Grant> {
+  const ref = profileRef(robot, req);
+  robot.log.debug('grant', { env: ref.env, key: ref.key, profile: ref.profile, credentials: req.credentials === true });
+  await requireUnlocked(robot, ref);
+  // One budget for everything this grant does: lock waits, refresh, portal and STS calls with their retries.
+  const ctx = withBudget(robot, networkFromEnv(robot.runtime.env));
+  const { paths, clock } = ctx.runtime;
   const cmd = unlockCommand(ref.env);
   try {
     const target = resolveTarget(await readAwsConfig(paths.awsConfig, { home: paths.home }), ref);
+    const ttl = await validationTtlMs(ctx.runtime);
+    if (ttl > 0) {
+      const hit = await fromValidationCache(ctx, ref, target, ttl, req.credentials === true);
+      if (hit) return hit;
+    } else {
+      ctx.log.debug('validation cache: disabled (TTL 0)');
+    }
     const v = await validateRef(ctx, ref, target, cmd);
-    const now = clock.now();
-    await writeValidation(paths.state, {
-      version: 1,
-      env: ref.env,
-      key: ref.key,
-      profile: ref.profile,
-      identity: v.identity,
-      validatedAt: now,
-      credentialsExpireAt: v.credentials.expiresAt,
-      tokenExpiresAt: v.tokenExpiresAt,
-      tokenKey: target.sso.tokenKey,
-    });
+    if (ttl > 0) {
+      await writeValidation(paths.state, {
+        version: 1,
+        env: ref.env,
+        key: ref.key,
+        profile: ref.profile,
+        identity: v.identity,
+        validatedAt: clock.now(),
+        credentialsExpireAt: v.credentials.expiresAt,
+        tokenExpiresAt: v.tokenExpiresAt,
+        tokenKey: target.sso.tokenKey,
+      });
+    }
+    ctx.log.debug('grant: validated with AWS', { env: ref.env, key: ref.key, account: v.identity.account, role: v.identity.role ?? null });
     return {
       env: ref.env,
       key: ref.key,
@@ -81,6 +130,58 @@ export async function grant(ctx: RobotContext, req: GrantRequest): Promise<Grant
     };
   } catch (e) {
     await dropValidation(paths.state, ref.env, ref.key, ref.profile).catch(() => undefined);
+    if (e instanceof KeyrackError) ctx.log.debug('grant refused', { reason: e.reason, code: e.code });
     throw e;
+  }
+}
+
+export interface WaitOptions {
+  /** How long to wait for a human at most. */
+  waitMs: number;
+  /** Told once, when the grant starts waiting: a one-line message naming the command the human must run. */
+  onWaiting(message: string): void;
+}
+
+/** The files a human's unlock rewrites: the unlock record and the SSO token. */
+async function humanFiles(ctx: RobotContext, ref: AwsProfileRef): Promise<string[]> {
+  const files = [unlockRecordPath(ctx.runtime.paths.state, ref.env)];
+  try {
+    const target = resolveTarget(await readAwsConfig(ctx.runtime.paths.awsConfig, { home: ctx.runtime.paths.home }), ref);
+    files.push(tokenFilePath(ctx.runtime.paths, target.sso.tokenKey));
+  } catch {
+    // no profile yet: the unlock will write it, and the unlock record still shows the unlock
+  }
+  return files;
+}
+
+/**
+ * `grant --wait`: when the key is locked or its session expired, wait (at most `waitMs`) for a human's unlock
+ * instead of failing at once, then grant. Only local files are polled while waiting (the unlock record and the
+ * token file, with backoff); AWS is asked again only after one of them changed. Other failures end it at once.
+ */
+export async function grantWaiting(ctx: RobotContext, req: GrantRequest, opts: WaitOptions): Promise<Grant> {
+  const ref = profileRef(ctx, req);
+  const clock = ctx.runtime.clock;
+  const deadline = clock.now() + opts.waitMs;
+  const waitText = formatDuration(Math.ceil(opts.waitMs / 1000));
+  let told = false;
+  for (;;) {
+    const files = await humanFiles(ctx, ref);
+    const before = await filesFingerprint(files);
+    try {
+      return await grant(ctx, req);
+    } catch (e) {
+      if (!(e instanceof KeyrackError) || (e.reason !== 'locked' && e.reason !== 'expired')) throw e;
+      if (clock.now() >= deadline) {
+        if (!told) throw e;
+        throw new KeyrackError({ code: e.code, reason: e.reason, message: `${e.message} (waited ${waitText} for a human)`, ...(e.fix ? { fix: e.fix } : {}), ...(e.location ? { location: e.location } : {}) });
+      }
+      if (!told) {
+        told = true;
+        opts.onWaiting(`keyrack: ${e.message}; waiting up to ${waitText} for a human to run: ${unlockCommand(ref.env)}`);
+      }
+      ctx.log.debug('grant --wait: waiting for the unlock record or the SSO token to change', { reason: e.reason, leftMs: deadline - clock.now() });
+      await pollUntil(async () => (await filesFingerprint(files)) !== before, { deadline, clock, firstMs: 100, maxMs: 2_000, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    }
   }
 }
