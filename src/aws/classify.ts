@@ -64,13 +64,17 @@ export interface ClassifyContext {
 export function classifyAwsError(e: unknown, c: ClassifyContext): KeyrackError {
   const name = errorName(e);
   const status = httpStatus(e);
-  const what = ['TimeoutError', 'AbortError', 'RequestTimeout'].includes(name)
-    ? 'timed out'
-    : name === 'SyntaxError'
-      ? 'unreadable answer'
-      : status !== undefined
-        ? `${name}, HTTP ${status}`
-        : name;
+  const code = typeof e === 'object' && e !== null ? (e as SdkLikeError).code : undefined;
+  const what =
+    code && TRANSIENT_NETWORK.has(code) && code !== 'ETIMEDOUT'
+      ? code // the SDK renames a reset connection `TimeoutError`; its code says what happened
+      : ['TimeoutError', 'AbortError', 'RequestTimeout'].includes(name)
+        ? 'timed out'
+        : name === 'SyntaxError' || (status !== undefined && status >= 200 && status < 300)
+          ? 'unreadable answer'
+          : status !== undefined
+            ? `${name}, HTTP ${status}`
+            : name;
   const unavailable = () =>
     new KeyrackError({
       code: `aws.unavailable.${c.operation}`,
