@@ -13,8 +13,8 @@ import { validateRef } from './validate.js';
 
 type How = UnlockResult['logins'][number]['how'];
 
-/** Reuse, else refresh silently, else log in. */
-async function ensureSession(ctx: HumanContext, sso: SsoLogin, cmd: string): Promise<How> {
+/** Reuse, else refresh silently, else log in. Also used by `keyrack add aws` before it lists accounts. */
+export async function ensureSession(ctx: HumanContext, sso: SsoLogin, cmd: string): Promise<How> {
   const view = await inspectToken(ctx, sso);
   const now = ctx.runtime.clock.now();
   if (view.state === 'valid' && view.expiresAt !== undefined && view.expiresAt - now > REFRESH_WINDOW_MS) return 'reused';
