@@ -345,3 +345,71 @@ describe('keyrack add aws with flags (no prompts)', () => {
     assert.match(r.stdout, /fix: create one first: keyrack init/);
   });
 });
+
+describe('keyrack init at a terminal: one guided command from nothing to a complete keyrack.yml', () => {
+  let emu: TestEmulator;
+  let sb: Sandbox;
+  const yml = () => join(sb.repo, 'keyrack.yml');
+  before(async () => {
+    emu = await startTestEmulator({ fixture: FIXTURE, autoApprove: 'alice', autoApproveDelayMs: 50 });
+    sb = await createSandbox({ emulator: emu });
+    await rm(yml());
+    await exec('mkdir', ['-p', join(sb.home, '.aws')]);
+    await writeFile(join(sb.home, '.aws', 'config'), '[sso-session acme]\nsso_start_url = https://d-1234567890.awsapps.com/start\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n\n[profile acme.prep]\nsso_session = acme\nsso_account_id = 111122223333\nsso_role_name = Developer\n');
+  });
+  after(async () => {
+    await sb.close();
+    await emu.close();
+  });
+
+  it('Ctrl-C at the first prompt leaves no file behind', async () => {
+    const t = await Terminal.start(sb, ['init'], 'init-cancel');
+    try {
+      await t.waitFor(/Organization name/);
+      await t.keys('C-c');
+      assert.equal(await t.exitCode(), 130);
+    } finally {
+      await t.close();
+    }
+    await assert.rejects(readFile(yml()));
+  });
+
+  it('org and envs, import of an existing profile, then the guided add for the env still without a key', async () => {
+    const t = await Terminal.start(sb, ['init', '--device-code'], 'init');
+    try {
+      await t.waitFor(/Organization name \(profiles are named <org>\.<env>\) \(acme\)/);
+      await t.keys('Enter');
+      await t.waitFor(/Envs \(comma-separated\) \(prep,prod\)/);
+      await t.keys('Enter');
+      await t.waitFor(/Import SSO profiles from ~\/\.aws\/config[\s\S]*◉ acme\.prep {2}account 111122223333, role Developer, sso acme/);
+      await t.keys('Enter');
+      await t.waitFor(/Which env is profile acme\.prep for\?[\s\S]*❯ prep/);
+      await t.keys('Enter');
+      await t.waitFor(/Add an AWS key to env prod now\?/);
+      await t.keys('Enter');
+      await t.waitFor(/Which IAM Identity Center \(SSO\) session\?[\s\S]*❯ acme/);
+      await t.keys('Enter');
+      await t.waitFor(/Which AWS account\?[\s\S]*security-audit/);
+      await t.type('aws-prod@');
+      await t.waitFor((sc) => /\) aws-prod@\n❯ acme-prod {2}444455556666/.test(sc.slice(sc.lastIndexOf('Which AWS account'))));
+      await t.keys('Enter');
+      await t.waitFor(/Which role in acme-prod\?/);
+      await t.keys('Enter');
+      await t.waitFor(/AWS profile name \(acme\.prod\)/);
+      await t.keys('Enter');
+      await t.waitFor(/Write these changes\?/);
+      await t.keys('Enter');
+      assert.equal(await t.exitCode(), 0, await t.screen());
+      assert.match(await t.screen(), /env\.prep: AWS_PROFILE → acme\.prep\n {2}env\.prod: AWS_PROFILE → acme\.prod/);
+    } finally {
+      await t.close();
+    }
+    const f = parseKeyrackFile(await readFile(yml(), 'utf8'), yml());
+    assert.equal(f.org, 'acme');
+    assert.deepEqual(Object.keys(f.envs), ['prep', 'prod']);
+    assert.equal(f.envs.prod?.AWS_PROFILE?.kind === 'profile' ? f.envs.prod.AWS_PROFILE.role : '', 'Developer');
+    assert.match(await readFile(join(sb.home, '.aws', 'config'), 'utf8'), /\[profile acme\.prod\]\nsso_session = acme\nsso_account_id = 444455556666\nsso_role_name = Developer\n/);
+    assert.equal((await sb.unlock(['--env', 'prod'])).code, 0);
+    assert.equal((await sb.run(['grant', 'AWS_PROFILE', '--env', 'prod'])).stdout, 'acme.prod\n');
+  });
+});
