@@ -5,7 +5,8 @@
 // re-read the file and use the new token. When the refresh fails, the holder records the outcome (no secret: a
 // time, a hash of the refresh token it used, the reason) next to the lock, and the processes that were already
 // queued behind that very attempt share its answer instead of asking AWS again. So an outage or a dead session
-// costs one CreateToken per round of callers, not one per caller.
+// costs one CreateToken per round of callers, not one per caller; after AWS failed to answer, the next round
+// waits TRANSIENT_FAILURE_HOLD_MS.
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -30,6 +31,12 @@ const USABLE_MARGIN_MS = 30_000;
  * half-written. A file that does not parse is read again after these pauses before it is called corrupt.
  */
 const REREAD_DELAYS_MS = [50, 150];
+/**
+ * After a refresh failed because AWS did not answer, callers arriving within this window share that answer too
+ * instead of trying again: during an outage the fleet makes one refresh round per window, not one per caller.
+ * (A definite refusal is shared only with the callers queued behind it: a human's unlock right after must retry.)
+ */
+export const TRANSIENT_FAILURE_HOLD_MS = 2_000;
 
 export type TokenState = 'valid' | 'refreshable' | 'expired' | 'missing';
 
@@ -179,9 +186,12 @@ export async function usableToken(ctx: RobotContext, sso: SsoLogin, unlockComman
       ctx.log.redactor.register(t.accessToken);
       const rtId = refreshTokenId(t.refreshToken);
 
-      // Queued behind an attempt with this very refresh token that failed after we started waiting: its answer is ours.
+      // Queued behind an attempt with this very refresh token that failed after we started waiting (or AWS did
+      // not answer it moments ago): its answer is ours.
       const failed = await readFailure(failurePath);
-      if (failed && failed.refreshTokenId === rtId && failed.at >= queuedAt) {
+      const now = clock.now();
+      const recent = failed !== undefined && failed.reason === 'unavailable' && now - failed.at >= 0 && now - failed.at < TRANSIENT_FAILURE_HOLD_MS;
+      if (failed && failed.refreshTokenId === rtId && (failed.at >= queuedAt || recent)) {
         log.debug('sharing the outcome of the refresh attempt we queued behind', { sso: sso.label, reason: failed.reason, code: failed.code });
         if (failed.reason === 'unavailable' && usable(exp)) return { accessToken: t.accessToken, expiresAt: exp, refreshed: false };
         throw new KeyrackError({

@@ -82,6 +82,8 @@ describe('fault matrix: exit code, reason and the state left on disk', () => {
   after(async () => sb.close());
   afterEach(async () => {
     await sb.emu.control.clearFaults();
+    // Each row stands alone: no row inherits the recorded outcome of another row's failed refresh.
+    await rm(join(sb.home, '.local', 'state', 'keyrack', 'locks', `sso-${KEY}.last-failure.json`), { force: true });
   });
 
   /** Snapshot before a row; the row restores what it broke. */
