@@ -17,6 +17,11 @@ export const commands: Record<string, Lazy> = {
   validate: lazy(() => import('./commands/validate.js')),
   emulator: lazy(() => import('./commands/emulator.js')),
   demo: lazy(() => import('./commands/demo.js')),
+  init: lazy(() => import('./commands/init.js')),
+  add: lazy(() => import('./commands/add.js')),
+  sync: lazy(() => import('./commands/sync.js')),
+  // Built from this very map, so every command and flag completes without a hand-kept list.
+  completion: () => import('./commands/completion.js').then((m) => m.completionCommand(commands)),
 };
 
 const main = defineCommand({
