@@ -22,7 +22,7 @@ const common = {
 };
 await build({
   ...common,
-  entryPoints: { cli: 'src/cli/main.ts', index: 'src/index.ts', emulator: 'src/emulator/index.ts' },
+  entryPoints: { cli: 'src/cli/main.ts', index: 'src/index.ts', emulator: 'src/emulator/index.ts', rhachet: 'src/rhachet/index.ts' },
 });
 if (!process.argv.includes('--no-types')) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
