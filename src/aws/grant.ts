@@ -15,6 +15,7 @@ import type { Grant, GrantRequest, RobotContext } from '../core/plugin.js';
 import type { Runtime } from '../core/runtime.js';
 import { parseTtl, readUserConfig } from '../core/user-config.js';
 import { filesFingerprint, pollUntil } from '../core/wait.js';
+import { registerWaiter } from '../core/waiters.js';
 import { dropValidation, readValidation, unlockRecordPath, writeValidation } from '../store/state.js';
 import { networkFromEnv, withBudget } from './clients.js';
 import { readAwsConfig } from './config-file.js';
@@ -162,26 +163,34 @@ async function humanFiles(ctx: RobotContext, ref: AwsProfileRef): Promise<string
 export async function grantWaiting(ctx: RobotContext, req: GrantRequest, opts: WaitOptions): Promise<Grant> {
   const ref = profileRef(ctx, req);
   const clock = ctx.runtime.clock;
-  const deadline = clock.now() + opts.waitMs;
+  const start = clock.now();
+  const deadline = start + opts.waitMs;
   const waitText = formatDuration(Math.ceil(opts.waitMs / 1000));
   let told = false;
-  for (;;) {
-    const files = await humanFiles(ctx, ref);
-    const before = await filesFingerprint(files);
-    try {
-      return await grant(ctx, req);
-    } catch (e) {
-      if (!(e instanceof KeyrackError) || (e.reason !== 'locked' && e.reason !== 'expired')) throw e;
-      if (clock.now() >= deadline) {
-        if (!told) throw e;
-        throw new KeyrackError({ code: e.code, reason: e.reason, message: `${e.message} (waited ${waitText} for a human)`, ...(e.fix ? { fix: e.fix } : {}), ...(e.location ? { location: e.location } : {}) });
+  let unregister: (() => Promise<void>) | undefined;
+  try {
+    for (;;) {
+      const files = await humanFiles(ctx, ref);
+      const before = await filesFingerprint(files);
+      try {
+        return await grant(ctx, req);
+      } catch (e) {
+        if (!(e instanceof KeyrackError) || (e.reason !== 'locked' && e.reason !== 'expired')) throw e;
+        if (clock.now() >= deadline) {
+          if (!told) throw e;
+          throw new KeyrackError({ code: e.code, reason: e.reason, message: `${e.message} (waited ${waitText} for a human)`, ...(e.fix ? { fix: e.fix } : {}), ...(e.location ? { location: e.location } : {}) });
+        }
+        if (!told) {
+          told = true;
+          opts.onWaiting(`keyrack: ${e.message}; waiting up to ${waitText} for a human to run: ${unlockCommand(ref.env)}`);
+          // Visible to the human (and to `keyrack status`): who is queued behind the unlock.
+          unregister = await registerWaiter(ctx.runtime.paths.state, { env: ref.env, key: ref.key, reason: e.reason, since: start, until: deadline });
+        }
+        ctx.log.debug('grant --wait: waiting for the unlock record or the SSO token to change', { reason: e.reason, leftMs: deadline - clock.now() });
+        await pollUntil(async () => (await filesFingerprint(files)) !== before, { deadline, clock, firstMs: 100, maxMs: 2_000, ...(ctx.signal ? { signal: ctx.signal } : {}) });
       }
-      if (!told) {
-        told = true;
-        opts.onWaiting(`keyrack: ${e.message}; waiting up to ${waitText} for a human to run: ${unlockCommand(ref.env)}`);
-      }
-      ctx.log.debug('grant --wait: waiting for the unlock record or the SSO token to change', { reason: e.reason, leftMs: deadline - clock.now() });
-      await pollUntil(async () => (await filesFingerprint(files)) !== before, { deadline, clock, firstMs: 100, maxMs: 2_000, ...(ctx.signal ? { signal: ctx.signal } : {}) });
     }
+  } finally {
+    await unregister?.();
   }
 }
