@@ -413,3 +413,33 @@ describe('keyrack init at a terminal: one guided command from nothing to a compl
     assert.equal((await sb.run(['grant', 'AWS_PROFILE', '--env', 'prod'])).stdout, 'acme.prod\n');
   });
 });
+
+describe('cli/ui: colour only for terminals, never against NO_COLOR; spinners only on terminals', () => {
+  it('NO_COLOR and TERM=dumb win; FORCE_COLOR turns colour on off a terminal; otherwise it follows isTTY', async () => {
+    const { colorEnabled, createStyle } = await import('../../src/cli/ui.js');
+    const tty = { isTTY: true, write: () => true };
+    const pipe = { isTTY: false, write: () => true };
+    assert.equal(colorEnabled(tty, {}), true);
+    assert.equal(colorEnabled(pipe, {}), false);
+    assert.equal(colorEnabled(tty, { NO_COLOR: '1' }), false);
+    assert.equal(colorEnabled(tty, { NO_COLOR: '' }), true, 'an empty NO_COLOR does not count (no-color.org)');
+    assert.equal(colorEnabled(tty, { TERM: 'dumb' }), false);
+    assert.equal(colorEnabled(pipe, { FORCE_COLOR: '1' }), true);
+    assert.equal(colorEnabled(tty, { FORCE_COLOR: '1', NO_COLOR: '1' }), false);
+    assert.equal(createStyle(tty, {}).green('ok'), '\x1b[32mok\x1b[39m');
+    assert.equal(createStyle(pipe, {}).green('ok'), 'ok');
+  });
+
+  it('a spinner off a terminal draws nothing but its final line', async () => {
+    const { withSpinner } = await import('../../src/cli/ui.js');
+    let out = '';
+    const stream = { isTTY: false, write: (s: string) => (out += s) };
+    const v = await withSpinner('working…', async () => 42, { stream, done: (n) => `done ${n}` });
+    assert.equal(v, 42);
+    assert.equal(out, 'done 42\n');
+    let tty = '';
+    await withSpinner('working…', async () => undefined, { stream: { isTTY: true, write: (s: string) => (tty += s) } });
+    assert.match(tty, /working…/);
+    assert.ok(tty.endsWith('\r\x1b[2K'), 'the spinner line is cleared');
+  });
+});
