@@ -26,7 +26,8 @@ class Terminal {
     const script = join(sb.root, `${name}.sh`);
     const exitFile = join(sb.root, `${name}.exit`);
     const env = Object.entries(sb.env).map(([k, v]) => `export ${k}=${shq(v)}`).join('\n');
-    await writeFile(script, `#!/bin/sh\n${env}\ncd ${shq(sb.repo)}\n${[process.execPath, KEYRACK_BIN, ...args].map(shq).join(' ')}\necho $? > ${shq(exitFile)}\nexec sleep 600\n`);
+    // The wrapper shell ignores Ctrl-C's SIGINT so it survives to record the exit code (the program gets it).
+    await writeFile(script, `#!/bin/sh\n${env}\ntrap 'true' INT\ncd ${shq(sb.repo)}\n${[process.execPath, KEYRACK_BIN, ...args].map(shq).join(' ')}\necho $? > ${shq(exitFile)}\nexec sleep 600\n`);
     await chmod(script, 0o755);
     const t = new Terminal(`keyrack-test-${process.pid}-${name}`, exitFile);
     await t.tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', '160', '-y', '50', script);
@@ -263,6 +264,28 @@ describe('keyrack add aws in a real terminal', () => {
     }
     assert.equal(await readFile(join(sb.repo, 'keyrack.yml'), 'utf8'), ymlBefore);
     assert.equal(await readFile(config(), 'utf8'), configBefore);
+  });
+});
+
+describe('keyrack add aws: Ctrl-C while waiting for the sign-in', () => {
+  let sb: Sandbox;
+  before(async () => {
+    sb = await createSandbox({ autoApprove: null, keyrackYml: 'org: acme\n' });
+  });
+  after(async () => sb.close());
+
+  it('exits 130, writes no ~/.aws/config and leaves keyrack.yml as it was', async () => {
+    const t = await Terminal.start(sb, ['add', 'aws', '--env', 'prep', '--device-code', '--start-url', 'https://d-1234567890.awsapps.com/start', '--region', 'us-east-1', '--sso', 'acme'], 'signin');
+    try {
+      await t.waitFor(/enter the code: [A-Z]{4}-[A-Z]{4}[\s\S]*waiting for approval/);
+      await t.keys('C-c');
+      assert.equal(await t.exitCode(), 130, await t.screen());
+      assert.match(await t.screen(), /cancelled; nothing was changed/);
+    } finally {
+      await t.close();
+    }
+    await assert.rejects(readFile(join(sb.home, '.aws', 'config')));
+    assert.equal(await readFile(join(sb.repo, 'keyrack.yml'), 'utf8'), 'org: acme\n');
   });
 });
 
