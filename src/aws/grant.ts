@@ -2,21 +2,21 @@
 // Takes a RobotContext; nothing reachable from here can start a login.
 //
 // Validation cache: a successful validation (profile, identity, credential expiry; no secrets) may be reused for
-// a short TTL so a tight loop of grants does not hammer AWS. TTL: KEYRACK_VALIDATION_TTL, else `validation_ttl`
+// a short TTL so a tight loop of grants does not hammer AWS. TTL: KEYRACK_VALIDATION_TTL, else `grant.validation_ttl`
 // in the user config ($XDG_CONFIG_HOME/keyrack/config.yml), else 30 s; 0 disables; at most 5 min. lock, unlock and
 // any failed validation drop it; a hit still checks locally that the unlock is live, that ~/.aws/config still
 // points the profile at the same account/role/session, that the SSO token file exists and has not expired, and
 // (for --credentials) that the cached role credentials are the ones that were validated.
 import { requireUnlocked, unlockCommand } from '../core/access.js';
-import { formatDuration } from '../core/duration.js';
+import { formatDuration, parseDuration } from '../core/duration.js';
 import { KeyrackError } from '../core/errors.js';
 import { selectRefs, type AwsProfileRef } from '../core/keyrack-file.js';
 import type { Grant, GrantRequest, RobotContext } from '../core/plugin.js';
 import type { Runtime } from '../core/runtime.js';
-import { parseTtl, readUserConfig } from '../core/user-config.js';
 import { filesFingerprint, pollUntil } from '../core/wait.js';
 import { registerWaiter } from '../core/waiters.js';
 import { dropValidation, readValidation, unlockRecordPath, writeValidation } from '../store/state.js';
+import { loadUserConfig } from '../store/user-config.js';
 import { networkFromEnv, withBudget } from './clients.js';
 import { readAwsConfig } from './config-file.js';
 import { readRoleCredentials } from './role-cache.js';
@@ -31,12 +31,22 @@ export const MAX_VALIDATION_TTL_MS = 5 * 60_000;
 /** A grant never hands out credentials with less than this left; the robot would fail mid-task. */
 const MIN_CREDENTIAL_LIFE_MS = 5 * 60_000;
 
-/** KEYRACK_VALIDATION_TTL, else the user config's validation_ttl, else 30 s. */
+/** KEYRACK_VALIDATION_TTL, else the user config's grant.validation_ttl, else 30 s. */
 export async function validationTtlMs(runtime: Pick<Runtime, 'env' | 'paths'>): Promise<number> {
-  const raw = runtime.env.KEYRACK_VALIDATION_TTL;
-  if (raw !== undefined && raw.trim() !== '') return parseTtl(raw.trim(), 'KEYRACK_VALIDATION_TTL', MAX_VALIDATION_TTL_MS);
-  const cfg = await readUserConfig(runtime.paths, { maxValidationTtlMs: MAX_VALIDATION_TTL_MS });
-  return cfg.validationTtlMs ?? DEFAULT_VALIDATION_TTL_MS;
+  const raw = runtime.env.KEYRACK_VALIDATION_TTL?.trim();
+  if (raw) {
+    const ms = raw === '0' ? 0 : parseDuration(raw, 'KEYRACK_VALIDATION_TTL') * 1000;
+    if (ms > MAX_VALIDATION_TTL_MS) {
+      throw new KeyrackError({
+        code: 'duration.too-long',
+        reason: 'invalid-input',
+        message: `KEYRACK_VALIDATION_TTL is longer than ${MAX_VALIDATION_TTL_MS / 1000}s`,
+        fix: `keep it at most ${formatDuration(MAX_VALIDATION_TTL_MS / 1000)}: a longer reuse would hide a revoked SSO session from robots for that long`,
+      });
+    }
+    return ms;
+  }
+  return (await loadUserConfig(runtime.paths)).grant.validationTtlMs ?? DEFAULT_VALIDATION_TTL_MS;
 }
 
 export function profileRef(ctx: RobotContext, req: { env?: string; key: string }): AwsProfileRef {

@@ -87,14 +87,14 @@ describe('validation cache', () => {
     await assert.rejects(readdir(validatedDir(sb)));
   });
 
-  it('validation_ttl in the user config ($XDG_CONFIG_HOME/keyrack/config.yml); the environment wins over it', async () => {
+  it('grant.validation_ttl in the user config ($XDG_CONFIG_HOME/keyrack/config.yml); the environment wins over it', async () => {
     await mkdir(join(sb.home, '.config', 'keyrack'), { recursive: true });
-    await writeFile(userConfig(sb), '# my keyrack settings\nvalidation_ttl: 0\nsome_future_setting: true\n');
+    await writeFile(userConfig(sb), '# my keyrack settings\ngrant:\n  validation_ttl: 0s\n');
     assert.equal((await grant(sb)).cached, false);
     assert.equal((await grant(sb)).cached, false, 'disabled by the config');
     assert.equal((await grant(sb, { env: { KEYRACK_VALIDATION_TTL: '30s' } })).cached, false);
     assert.equal((await grant(sb, { env: { KEYRACK_VALIDATION_TTL: '30s' } })).cached, true, 'the environment overrides the file');
-    await writeFile(userConfig(sb), 'validation_ttl: 2m\n');
+    await writeFile(userConfig(sb), 'validation_ttl: 2m\n'); // the top-level spelling is accepted too
     assert.equal((await grant(sb)).cached, true);
   });
 
@@ -106,15 +106,15 @@ describe('validation cache', () => {
     assert.equal(long.code, 2);
     assert.equal(long.errorCode, 'duration.too-long');
     await mkdir(join(sb.home, '.config', 'keyrack'), { recursive: true });
-    await writeFile(userConfig(sb), 'validation_ttl: [30s\n');
+    await writeFile(userConfig(sb), 'grant:\n  validation_ttl: [30s\n');
     const yaml = await grant(sb);
     assert.equal(yaml.code, 6);
-    assert.equal(yaml.errorCode, 'user-config.invalid');
-    assert.match(yaml.stderr, /config\.yml/);
-    await writeFile(userConfig(sb), 'validation_ttl: 30\n');
-    const unitless = await grant(sb);
-    assert.equal(unitless.code, 6);
-    assert.match(unitless.stderr, /validation_ttl/);
+    assert.match(yaml.errorCode ?? '', /^user-config\./);
+    assert.match(yaml.stderr, /config\.yml:\d+:\d+/);
+    await writeFile(userConfig(sb), 'grant:\n  validation_ttl: 1h\n');
+    const tooLong = await grant(sb);
+    assert.equal(tooLong.code, 6);
+    assert.match(tooLong.errorCode ?? '', /^user-config\./);
   });
 
   it('lock drops it (and refuses at once); unlock starts from a clean slate', async () => {
