@@ -29,13 +29,14 @@ class Terminal {
     // The wrapper shell ignores Ctrl-C's SIGINT so it survives to record the exit code (the program gets it).
     await writeFile(script, `#!/bin/sh\n${env}\ntrap 'true' INT\ncd ${shq(sb.repo)}\n${[process.execPath, KEYRACK_BIN, ...args].map(shq).join(' ')}\necho $? > ${shq(exitFile)}\nexec sleep 600\n`);
     await chmod(script, 0o755);
-    const t = new Terminal(`keyrack-test-${process.pid}-${name}`, exitFile);
+    // The server's socket lives in the sandbox, so nothing is left in /tmp/tmux-UID when the sandbox goes.
+    const t = new Terminal(join(sb.root, `${name}.tmux`), exitFile);
     await t.tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', '160', '-y', '50', script);
     return t;
   }
 
   private async tmux(...args: string[]): Promise<string> {
-    return (await exec('tmux', ['-L', this.socket, ...args])).stdout;
+    return (await exec('tmux', ['-S', this.socket, ...args])).stdout;
   }
 
   /** Everything on the screen and in the scrollback, as text. */
