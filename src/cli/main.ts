@@ -17,6 +17,7 @@ export const commands: Record<string, Lazy> = {
   validate: lazy(() => import('./commands/validate.js')),
   emulator: lazy(() => import('./commands/emulator.js')),
   demo: lazy(() => import('./commands/demo.js')),
+  audit: lazy(() => import('./commands/audit.js')),
   init: lazy(() => import('./commands/init.js')),
   add: lazy(() => import('./commands/add.js')),
   sync: lazy(() => import('./commands/sync.js')),
