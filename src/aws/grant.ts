@@ -17,13 +17,13 @@ import { filesFingerprint, pollUntil } from '../core/wait.js';
 import { registerWaiter } from '../core/waiters.js';
 import { dropValidation, readValidation, unlockRecordPath, writeValidation } from '../store/state.js';
 import { loadUserConfig } from '../store/user-config.js';
-import { networkFromEnv, withBudget } from './clients.js';
+import { networkFromEnv, withBudget } from './network.js';
 import { readAwsConfig } from './config-file.js';
 import { readRoleCredentials } from './role-cache.js';
 import { readTokenSteady } from './session-token.js';
 import { resolveTarget, type ProfileTarget } from './target.js';
 import { tokenExpiresAt, tokenFilePath } from './token-cache.js';
-import { checkPins, validateRef } from './validate.js';
+import { checkPins } from './pins.js';
 
 export const DEFAULT_VALIDATION_TTL_MS = 30_000;
 /** Longer reuse would hide a revoked session from robots for longer than anyone would expect. */
@@ -115,6 +115,8 @@ export async function grant(robot: RobotContext, req: GrantRequest): Promise<Gra
     } else {
       ctx.log.debug('validation cache: disabled (TTL 0)');
     }
+    // The AWS SDK is loaded only now: a validation-cache hit never pays for it.
+    const { validateRef } = await import('./validate.js');
     const v = await validateRef(ctx, ref, target, cmd);
     if (ttl > 0) {
       await writeValidation(paths.state, {

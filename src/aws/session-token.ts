@@ -17,8 +17,7 @@ import type { RobotContext } from '../core/plugin.js';
 import { readFileIfExists, writeFileAtomic } from '../store/files.js';
 import { lockDir } from '../store/state.js';
 import { withFileLock } from '../store/lock.js';
-import { budgetLeftMs, networkFromEnv } from './clients.js';
-import { refreshAccessToken } from './oidc-token.js';
+import { budgetLeftMs, networkFromEnv } from './network.js';
 import { formatAwsTimestamp, isRefreshable, readTokenFile, tokenExpiresAt, writeTokenFile, type SsoTokenFile } from './token-cache.js';
 import type { SsoLogin } from './target.js';
 
@@ -207,6 +206,8 @@ export async function usableToken(ctx: RobotContext, sso: SsoLogin, unlockComman
 
       let grant;
       try {
+        // Loaded only when a refresh is due: a grant that needs none never loads the AWS SDK.
+        const { refreshAccessToken } = await import('./oidc-token.js');
         grant = await refreshAccessToken(
           { region: sso.region, endpoints: ctx.runtime.endpoints, net, log, ...(ctx.signal ? { signal: ctx.signal } : {}) },
           { clientId: t.clientId, clientSecret: t.clientSecret },

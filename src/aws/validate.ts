@@ -6,9 +6,12 @@ import type { Identity, RobotContext, RoleCredentials } from '../core/plugin.js'
 import { networkFromEnv } from './clients.js';
 import { getRoleCredentials, probeSession } from './portal.js';
 import { deleteRoleCredentials, readRoleCredentials, writeRoleCredentials } from './role-cache.js';
+import { checkPins } from './pins.js';
 import { usableToken } from './session-token.js';
 import { getCallerIdentity } from './sts.js';
 import type { ProfileTarget } from './target.js';
+
+export { checkPins };
 
 export interface Validation {
   identity: Identity;
@@ -30,22 +33,6 @@ async function freshCredentials(ctx: RobotContext, target: ProfileTarget, unlock
   await writeRoleCredentials(ctx.runtime.paths, target.roleKey, creds);
   return { creds, tokenExpiresAt: t.expiresAt };
 }
-/** The keyrack.yml pins (account, role) against the identity AWS reported. */
-export function checkPins(ref: AwsProfileRef, target: ProfileTarget, identity: Identity): void {
-  const wantAccount = ref.account;
-  const wantRole = ref.role;
-  const mismatch = (what: string, want: string, got: string) =>
-    new KeyrackError({
-      code: `identity.${what}-mismatch`,
-      reason: 'mismatch',
-      message: `${ref.env}/${ref.key}: profile ${ref.profile} is ${what} ${got}, keyrack.yml pins ${want}`,
-      location: `${ref.location.file}:${ref.location.line}:${ref.location.col}`,
-      fix: `point profile ${ref.profile} at ${what} ${want} in ~/.aws/config, or update the pin in keyrack.yml`,
-    });
-  if (wantAccount && identity.account !== wantAccount) throw mismatch('account', wantAccount, identity.account || target.accountId);
-  if (wantRole && (identity.role ?? target.roleName) !== wantRole) throw mismatch('role', wantRole, identity.role ?? target.roleName);
-}
-
 /**
  * Validate a profile reference.
  *
