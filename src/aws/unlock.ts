@@ -15,7 +15,14 @@ type How = UnlockResult['logins'][number]['how'];
 
 /** Reuse, else refresh silently, else log in. Also used by `keyrack add aws` before it lists accounts. */
 export async function ensureSession(ctx: HumanContext, sso: SsoLogin, cmd: string): Promise<How> {
-  const view = await inspectToken(ctx, sso);
+  let view;
+  try {
+    view = await inspectToken(ctx, sso);
+  } catch (e) {
+    // A damaged token file is no reason to stop a human: signing in again replaces it.
+    if (e instanceof KeyrackError && e.code === 'token-cache.corrupt') return loginSso(ctx, sso, cmd);
+    throw e;
+  }
   const now = ctx.runtime.clock.now();
   if (view.state === 'valid' && view.expiresAt !== undefined && view.expiresAt - now > REFRESH_WINDOW_MS) return 'reused';
   if (view.state === 'valid' || view.state === 'refreshable') {
@@ -41,18 +48,25 @@ export async function unlock(ctx: HumanContext, req: UnlockRequest): Promise<Unl
   const { doc, written } = await writeMissingProfiles(ctx.runtime.paths, ctx.file, refs);
   const targets = new Map<AwsProfileRef, ProfileTarget>(refs.map((r) => [r, resolveTarget(doc, r)]));
 
-  const logins: UnlockResult['logins'] = [];
-  const seen = new Set<string>();
+  const logins = new Map<string, { sso: string; how: How }>();
   for (const t of targets.values()) {
-    if (seen.has(t.sso.tokenKey)) continue;
-    seen.add(t.sso.tokenKey);
-    logins.push({ sso: t.sso.label, how: await ensureSession(ctx, t.sso, cmd) });
+    if (!logins.has(t.sso.tokenKey)) logins.set(t.sso.tokenKey, { sso: t.sso.label, how: await ensureSession(ctx, t.sso, cmd) });
   }
 
   await clearValidations(ctx.runtime.paths.state);
   const validated: ValidatedRef[] = [];
   for (const [ref, t] of targets) {
-    const v = await validateRef(ctx, ref, t, cmd);
+    let v;
+    try {
+      v = await validateRef(ctx, ref, t, cmd);
+    } catch (e) {
+      // The token looked fine locally but AWS says the session is dead (revoked, logged out elsewhere):
+      // a human is here, so sign in once more instead of telling them to run the command they just ran.
+      const entry = logins.get(t.sso.tokenKey);
+      if (!(e instanceof KeyrackError) || e.reason !== 'expired' || !entry || (entry.how !== 'reused' && entry.how !== 'refreshed')) throw e;
+      entry.how = await loginSso(ctx, t.sso, cmd);
+      v = await validateRef(ctx, ref, t, cmd);
+    }
     validated.push({ ref, profile: ref.profile, identity: v.identity, credentialsExpireAt: v.credentials.expiresAt, tokenExpiresAt: v.tokenExpiresAt });
   }
 
@@ -70,5 +84,5 @@ export async function unlock(ctx: HumanContext, req: UnlockRequest): Promise<Unl
     ...(until !== undefined ? { until } : {}),
     file: ctx.file.path,
   });
-  return { env, validated, ...(until !== undefined ? { until } : {}), profilesWritten: written, logins };
+  return { env, validated, ...(until !== undefined ? { until } : {}), profilesWritten: written, logins: [...logins.values()] };
 }

@@ -170,3 +170,33 @@ describe('validation failures map to the robot contract', () => {
     assert.match(u.stdout, /profile "nowhere" does not exist/);
   });
 });
+
+describe('unlock recovers what a human can fix by signing in', () => {
+  let sb: Sandbox;
+  before(async () => {
+    sb = await createSandbox();
+  });
+  after(async () => sb.close());
+
+  it('a session revoked server-side (token file still looks valid) → unlock signs in again instead of looping', async () => {
+    assert.equal((await sb.unlock()).code, 0);
+    await sb.emu.control.revoke('alice');
+    const g = await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep', '--format', 'json'], { env: { KEYRACK_VALIDATION_TTL: '0' } });
+    assert.equal(g.code, 3, g.stderr);
+    const u = await sb.unlock();
+    assert.equal(u.code, 0, u.stdout);
+    assert.match(u.stdout, /signed in \(device code\)/);
+    assert.equal((await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep'])).code, 0);
+  });
+
+  it('a corrupt token file → grant says misconfigured (exit 6); unlock signs in and replaces it', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(tokenFile(sb), '{"accessToken": "trunc', { mode: 0o600 });
+    const g = await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep'], { env: { KEYRACK_VALIDATION_TTL: '0' } });
+    assert.equal(g.code, 6, g.stderr);
+    assert.doesNotMatch(g.stderr, /trunc/);
+    const u = await sb.unlock();
+    assert.equal(u.code, 0, u.stdout);
+    assert.equal((await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep'])).code, 0);
+  });
+});
