@@ -10,14 +10,9 @@ import { writeFileAtomic } from '../store/files.js';
 import { isCacheKey, pythonJsonDumps, type PyJson } from './cache-keys.js';
 import { formatAwsTimestamp, parseAwsTimestamp, readPrivateFile } from './token-cache.js';
 
-export interface RoleCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken: string;
-  /** Epoch ms. Written with whole seconds (rounded down), as the CLI does. */
-  expiresAt: number;
-  accountId?: string;
-}
+// The one credential shape keyrack uses; `expiresAt` is written with whole seconds (rounded down), as the CLI does.
+export type { RoleCredentials } from '../core/plugin.js';
+import type { RoleCredentials } from '../core/plugin.js';
 
 export const DEFAULT_ROLE_MARGIN_MS = 5 * 60_000;
 
