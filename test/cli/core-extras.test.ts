@@ -45,11 +45,14 @@ describe('unlock --for, legacy profiles, logout scope', () => {
   after(async () => sb.close());
 
   it('unlock --for DURATION closes the keys when it runs out', async () => {
-    const u = await sb.unlock(['--env', 'prep', '--for', '2s']);
+    const u = await sb.unlock(['--env', 'prep', '--for', '8s']);
     assert.equal(u.code, 0, u.stdout);
     assert.match(u.stdout, /unlocked env prep until \S+Z/);
     assert.equal((await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep'])).code, 0);
-    await new Promise((r) => setTimeout(r, 2200));
+    // Wait for the recorded end, however long the unlock itself took on a busy machine.
+    const { readFile } = await import('node:fs/promises');
+    const record = JSON.parse(await readFile(join(sb.env.XDG_STATE_HOME ?? '', 'keyrack', 'unlocked', 'prep.json'), 'utf8')) as { until: number };
+    await new Promise((r) => setTimeout(r, Math.max(0, record.until - Date.now()) + 100));
     const g = await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep']);
     assert.equal(g.code, 3);
     assert.match(g.stderr, /unlock ran out/);

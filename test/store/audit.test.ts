@@ -37,7 +37,8 @@ describe('audit log', () => {
       for (let i = 0; i < 30; i++) {
         await appendAudit(dir, { time: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(), command: 'grant', result: 'ok', key: i % 2 ? 'A' : 'B', caller }, 2000);
       }
-      assert.ok((await stat(auditPath(dir))).size <= 2000 + 400);
+      // The last append may itself have rotated the file away.
+      assert.ok((await stat(auditPath(dir)).then((s) => s.size, () => 0)) <= 2000 + 400);
       await stat(`${auditPath(dir)}.1`);
       const all = await readAudit(dir);
       assert.ok(all.length > 0 && all.length <= 30);
