@@ -5,7 +5,7 @@ import { reportAndExit } from '../report.js';
 
 export default defineCommand({
   meta: { name: 'validate', description: 'Check keyrack.yml (references only, strict shape); exit 0 or 2' },
-  args: { path: { type: 'positional', required: false, description: 'file to check (default: the one keyrack would use)' }, ...fileArg },
+  args: { path: { type: 'positional', required: false, description: 'file to check (default: the one keyrack would use)' }, json: { type: 'boolean', description: 'print JSON' }, ...fileArg },
   async run({ args }) {
     try {
       const rt = processRuntime();
@@ -13,9 +13,10 @@ export default defineCommand({
       const path = findKeyrackFile({ cwd: rt.cwd, env: rt.env, ...(explicit ? { explicit } : {}) });
       const f = await loadKeyrackFile(path);
       const keys = Object.values(f.envs).reduce((n, k) => n + Object.keys(k).length, 0);
-      process.stdout.write(`${path}: ok (${Object.keys(f.envs).length} env(s), ${keys} key(s))\n`);
+      const envs = Object.keys(f.envs).length;
+      process.stdout.write(args.json ? `${JSON.stringify({ ok: true, file: path, envs, keys })}\n` : `${path}: ok (${envs} env(s), ${keys} key(s))\n`);
     } catch (e) {
-      reportAndExit(e);
+      reportAndExit(e, { json: args.json === true });
     }
   },
 });
