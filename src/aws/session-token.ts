@@ -7,6 +7,9 @@
 // queued behind that very attempt share its answer instead of asking AWS again. So an outage or a dead session
 // costs one CreateToken per round of callers, not one per caller; after AWS failed to answer, the next round
 // waits TRANSIENT_FAILURE_HOLD_MS.
+//
+// The token itself is read and written through the session's TokenStore (token-store.ts): the AWS CLI's cache
+// file, or the OS keychain. The lock, the failure record and the single-flight logic are the same for both.
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,7 +21,8 @@ import { readFileIfExists, writeFileAtomic } from '../store/files.js';
 import { lockDir } from '../store/state.js';
 import { withFileLock } from '../store/lock.js';
 import { budgetLeftMs, networkFromEnv } from './network.js';
-import { formatAwsTimestamp, isRefreshable, readTokenFile, tokenExpiresAt, writeTokenFile, type SsoTokenFile } from './token-cache.js';
+import { formatAwsTimestamp, isRefreshable, tokenExpiresAt, type SsoTokenFile } from './token-cache.js';
+import { tokenStoreFor, type TokenStore } from './token-store.js';
 import type { SsoLogin } from './target.js';
 
 /** Refresh when less than this is left, like AWS CLI v2 (the JS SDK waits until 5 minutes). */
@@ -54,11 +58,15 @@ export function tokenState(token: SsoTokenFile | undefined, now: number): TokenS
   return isRefreshable(token, now) ? 'refreshable' : 'expired';
 }
 
-/** readTokenFile, tolerant of a concurrent non-atomic writer: a corrupt read is retried twice before it counts. */
-export async function readTokenSteady(ctx: RobotContext, sso: SsoLogin): Promise<SsoTokenFile | undefined> {
+/**
+ * The session's token from its store (the user config's choice unless `store` is given), tolerant of a
+ * concurrent non-atomic writer of the AWS CLI's file: a corrupt read is retried twice before it counts.
+ */
+export async function readTokenSteady(ctx: RobotContext, sso: SsoLogin, store?: TokenStore): Promise<SsoTokenFile | undefined> {
+  const from = store ?? (await tokenStoreFor(ctx.runtime, sso));
   for (let i = 0; ; i++) {
     try {
-      return (await readTokenFile(ctx.runtime.paths, sso.tokenKey))?.token;
+      return await from.readToken(sso);
     } catch (e) {
       const delay = REREAD_DELAYS_MS[i];
       if (!(e instanceof KeyrackError && e.code === 'token-cache.corrupt') || delay === undefined) throw e;
@@ -68,8 +76,8 @@ export async function readTokenSteady(ctx: RobotContext, sso: SsoLogin): Promise
   }
 }
 
-export async function inspectToken(ctx: RobotContext, sso: SsoLogin): Promise<TokenView> {
-  const token = await readTokenSteady(ctx, sso);
+export async function inspectToken(ctx: RobotContext, sso: SsoLogin, store?: TokenStore): Promise<TokenView> {
+  const token = await readTokenSteady(ctx, sso, store);
   const now = ctx.runtime.clock.now();
   if (!token) return { state: 'missing' };
   const reg = token.registrationExpiresAt ? Date.parse(token.registrationExpiresAt) : undefined;
@@ -84,7 +92,7 @@ export interface UsableToken {
   refreshed: boolean;
 }
 
-export function tokenLockPath(ctx: RobotContext, sso: SsoLogin): string {
+export function tokenLockPath(ctx: Pick<RobotContext, 'runtime'>, sso: Pick<SsoLogin, 'tokenKey'>): string {
   return join(lockDir(ctx.runtime.paths.state), `sso-${sso.tokenKey}.lock`);
 }
 
@@ -136,11 +144,12 @@ const minutes = (ms: number) => `${Math.round(ms / 6_000) / 10}min`;
  * refresh never deletes or rewrites the cache; a still-valid token is used anyway and the portal has the last word.
  * Every wait is bounded by the operation's budget (KEYRACK_TOTAL_TIMEOUT_MS).
  */
-export async function usableToken(ctx: RobotContext, sso: SsoLogin, unlockCommand: string): Promise<UsableToken> {
+export async function usableToken(ctx: RobotContext, sso: SsoLogin, unlockCommand: string, opts: { store?: TokenStore } = {}): Promise<UsableToken> {
   const { clock } = ctx.runtime;
   const log = ctx.log;
   const queuedAt = clock.now();
-  const first = await readTokenSteady(ctx, sso);
+  const firstStore = opts.store ?? (await tokenStoreFor(ctx.runtime, sso));
+  const first = await readTokenSteady(ctx, sso, firstStore);
   if (!first) {
     log.debug('sso token: none cached', { sso: sso.label });
     throw noToken(sso, unlockCommand, 'missing');
@@ -168,7 +177,9 @@ export async function usableToken(ctx: RobotContext, sso: SsoLogin, unlockComman
     lockPath,
     async () => {
       if (waited) log.debug('refresh lock acquired', { sso: sso.label, waitedMs: Math.round(performance.now() - waitStart) });
-      const again = await readTokenSteady(ctx, sso);
+      // `keyrack migrate` moves the token under this lock: whoever waited behind it reads the store named now.
+      const store = opts.store ?? (await tokenStoreFor(ctx.runtime, sso));
+      const again = await readTokenSteady(ctx, sso, store);
       if (!again) throw noToken(sso, unlockCommand, 'missing');
       const exp = tokenExpiresAt(again);
       if (!needsRefresh(exp)) {
@@ -230,7 +241,7 @@ export async function usableToken(ctx: RobotContext, sso: SsoLogin, unlockComman
       const expiresAt = clock.now() + grant.expiresIn * 1000;
       const next: SsoTokenFile = { ...t, accessToken: grant.accessToken, expiresAt: formatAwsTimestamp(expiresAt) };
       if (grant.refreshToken) next.refreshToken = grant.refreshToken;
-      await writeTokenFile(ctx.runtime.paths, sso.tokenKey, next);
+      await store.writeToken(sso, next);
       await rm(failurePath, { force: true }).catch(() => undefined);
       log.debug('sso token refreshed and written', { sso: sso.label, left: minutes(expiresAt - clock.now()) });
       return { accessToken: grant.accessToken, expiresAt, refreshed: true };
