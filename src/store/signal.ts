@@ -9,7 +9,8 @@
 // `--`, redacted) and times (epoch ms). Writes are atomic (temp file + rename) and read-modify-write happens under
 // a per-signal lock, so robots refused at the same moment and a watcher clearing the signal never lose an update.
 import { createHash } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redactor } from '../core/log.js';
 import type { Runtime } from '../core/runtime.js';
@@ -143,18 +144,27 @@ export async function recordLoginRequired(runtime: Pick<Runtime, 'paths' | 'cloc
   }
 }
 
-/** Every readable signal, oldest first. Damaged files are skipped (they carry nothing the watcher can act on). */
+/**
+ * Every readable signal, oldest first. Damaged files are skipped (they carry nothing the watcher can act on).
+ * Synchronous reads: the watcher calls this every pass, and the directory is nearly always empty.
+ */
 export async function listLoginSignals(state: string): Promise<LoginSignal[]> {
   let names: string[];
   try {
-    names = await readdir(signalDir(state));
+    names = readdirSync(signalDir(state));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
   const out: LoginSignal[] = [];
   for (const n of names.filter((x) => x.startsWith('login-required-') && x.endsWith('.json'))) {
-    const s = parse(await readFileIfExists(join(signalDir(state), n)).catch(() => undefined));
+    let text: string | undefined;
+    try {
+      text = readFileSync(join(signalDir(state), n), 'utf8');
+    } catch {
+      text = undefined; // removed meanwhile
+    }
+    const s = parse(text);
     if (s) out.push(s);
   }
   return out.sort((a, b) => a.firstTimestamp - b.firstTimestamp);
