@@ -1,0 +1,94 @@
+// Which `keyrack watch` processes run on this machine: each writes `$XDG_STATE_HOME/keyrack/watch/pids/<pid>.json`
+// while it runs, so the kill switch can stop them without a service manager and without guessing by name.
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { writeFileAtomic } from '../store/files.js';
+
+export interface WatcherPid {
+  pid: number;
+  host: string;
+  /** epoch ms */
+  startedAt: number;
+  mode: 'foreground' | 'once';
+}
+
+const pidDir = (state: string) => join(state, 'watch', 'pids');
+
+export async function registerWatcher(state: string, info: WatcherPid): Promise<() => Promise<void>> {
+  const path = join(pidDir(state), `${info.pid}.json`);
+  await writeFileAtomic(path, `${JSON.stringify(info)}\n`);
+  return () => rm(path, { force: true });
+}
+
+export async function listWatchers(state: string): Promise<(WatcherPid & { file: string })[]> {
+  let names: string[];
+  try {
+    names = await readdir(pidDir(state));
+  } catch {
+    return [];
+  }
+  const out: (WatcherPid & { file: string })[] = [];
+  for (const n of names.filter((x) => /^\d+\.json$/.test(x))) {
+    const file = join(pidDir(state), n);
+    try {
+      const w = JSON.parse(await readFile(file, 'utf8')) as WatcherPid;
+      if (Number.isInteger(w.pid) && w.pid > 1 && typeof w.host === 'string') out.push({ ...w, file });
+    } catch {
+      // damaged: nothing to stop
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** On Linux, the process must still be a keyrack watcher (a reused pid is left alone). */
+async function looksLikeWatcher(pid: number): Promise<boolean> {
+  if (process.platform !== 'linux') return true;
+  try {
+    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return cmd.includes('watch') && cmd.some((a) => /keyrack/.test(a));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stop every registered watcher on this host (SIGTERM, then SIGKILL after `graceMs`), and forget the stale entries.
+ * Returns the pids that were running and were stopped.
+ */
+export async function stopRegisteredWatchers(state: string, opts: { graceMs?: number } = {}): Promise<number[]> {
+  const stopped: number[] = [];
+  for (const w of await listWatchers(state)) {
+    if (w.host !== hostname() || w.pid === process.pid) continue;
+    if (alive(w.pid) && (await looksLikeWatcher(w.pid))) {
+      try {
+        process.kill(w.pid, 'SIGTERM');
+      } catch {
+        continue;
+      }
+      const until = performance.now() + (opts.graceMs ?? 3_000);
+      while (alive(w.pid) && performance.now() < until) await sleep(25);
+      if (alive(w.pid)) {
+        try {
+          process.kill(w.pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+      stopped.push(w.pid);
+    }
+    await rm(w.file, { force: true });
+  }
+  return stopped;
+}
