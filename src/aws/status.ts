@@ -4,6 +4,7 @@ import { KeyrackError } from '../core/errors.js';
 import { selectRefs, type AwsProfileRef } from '../core/keyrack-file.js';
 import type { Identity, RobotContext } from '../core/plugin.js';
 import { readUnlockRecord } from '../store/state.js';
+import { loadUserConfig, ssoSettings } from '../store/user-config.js';
 import { readAwsConfig } from './config-file.js';
 import { inspectToken, type TokenState } from './session-token.js';
 import { resolveTarget } from './target.js';
@@ -20,6 +21,8 @@ export interface KeyStatus {
   token: TokenState | 'unknown';
   tokenExpiresAt?: number;
   registrationExpiresAt?: number;
+  /** config.yml sso.<name>.device_code_push: the watcher may start a device-code login for blocked robots */
+  deviceCodePush?: boolean;
   problem?: { reason: string; code: string; message: string };
   check?: { ok: true; identity: Identity; credentialsExpireAt: number } | { ok: false; reason: string; code: string; message: string };
 }
@@ -27,6 +30,7 @@ export interface KeyStatus {
 export async function status(ctx: RobotContext, req: { env?: string; check?: boolean }): Promise<KeyStatus[]> {
   const envs = req.env ? [req.env] : Object.keys(ctx.file.envs);
   const doc = await readAwsConfig(ctx.runtime.paths.awsConfig, { home: ctx.runtime.paths.home });
+  const config = await loadUserConfig(ctx.runtime.paths);
   const now = ctx.runtime.clock.now();
   const out: KeyStatus[] = [];
   for (const env of envs) {
@@ -37,6 +41,7 @@ export async function status(ctx: RobotContext, req: { env?: string; check?: boo
       try {
         const target = resolveTarget(doc, ref);
         s.sso = target.sso.label;
+        if (ssoSettings(config, target.sso.session).deviceCodePush) s.deviceCodePush = true;
         const view = await inspectToken(ctx, target.sso);
         s.token = view.state;
         if (view.expiresAt !== undefined) s.tokenExpiresAt = view.expiresAt;

@@ -11,6 +11,7 @@ function render(rows: KeyStatus[], now: number): string {
     lines.push(`${s.env}/${s.key} → ${s.profile}`);
     lines.push(`    unlock       ${s.unlocked ? (s.until ? `until ${iso(s.until)} (${inFromNow(s.until, now)})` : 'open until lock / session end') : 'locked'}`);
     lines.push(`    sso token    ${s.token}${s.tokenExpiresAt ? `, expires ${iso(s.tokenExpiresAt)} (${inFromNow(s.tokenExpiresAt, now)})` : ''}${s.sso ? `  [${s.sso}]` : ''}`);
+    if (s.deviceCodePush) lines.push(`    device-code push ON for ${s.sso}: keyrack watch may start a device-code sign-in when a robot is blocked (a human approves it in a browser)`);
     if (s.registrationExpiresAt) lines.push(`    registration expires ${iso(s.registrationExpiresAt)} (${inFromNow(s.registrationExpiresAt, now)})`);
     if (s.problem) lines.push(`    problem      ${s.problem.reason}: ${s.problem.message}`);
     if (s.check?.ok) lines.push(`    check        ok: ${s.check.identity.arn}, credentials expire ${iso(s.check.credentialsExpireAt)}`);
