@@ -1,43 +1,143 @@
 // The human path: make every referenced SSO session live (reuse, silent refresh, or a login as a last resort),
 // prove every reference with AWS, then record the unlock so robots may be granted.
+//
+// A session with `token_store: keychain` (user config) keeps its token in the OS keychain. For it, unlock also
+// moves any plaintext copy the files still hold into the keychain (and deletes it), validates with the role
+// credentials cached in the keychain, and turns each referenced profile into a `credential_process` profile
+// (credential-process.ts) whose target it records. A profile keyrack turned into one goes back to an sso_session
+// profile when its session uses the files again.
 import { unlockCommand } from '../core/access.js';
-import { KeyrackError } from '../core/errors.js';
+import { KeyrackError, isKeyrackError } from '../core/errors.js';
 import { selectRefs, type AwsProfileRef } from '../core/keyrack-file.js';
 import type { HumanContext, UnlockRequest, UnlockResult, ValidatedRef } from '../core/plugin.js';
 import { clearValidations, readUnlockRecord, writeUnlockRecord } from '../store/state.js';
+import { roleCacheKey, tokenCacheKey } from './cache-keys.js';
+import { readAwsConfig, resolveProfile, resolveSsoSession, writeAwsConfig, type AwsConfigDoc } from './config-file.js';
+import {
+  credentialProcessLine,
+  defaultProcessCommand,
+  isKeyrackProcessLine,
+  mergeProcessTarget,
+  profileTargetOf,
+  readProcessTarget,
+  removeProcessTarget,
+  toProcessProfile,
+  toSsoProfile,
+  validateTarget,
+  writeProcessTarget,
+  type ProcessCommand,
+} from './credential-process.js';
 import { loginSso } from './login/index.js';
-import { writeMissingProfiles } from './profile-writer.js';
+import { adoptPlaintext } from './migrate.js';
+import { specForRef, writeMissingProfiles } from './profile-writer.js';
 import { inspectToken, REFRESH_WINDOW_MS, usableToken } from './session-token.js';
 import { resolveTarget, type ProfileTarget, type SsoLogin } from './target.js';
+import { tokenStoreFor, type TokenStore } from './token-store.js';
 import { validateRef } from './validate.js';
 
 type How = UnlockResult['logins'][number]['how'];
 
-/** Reuse, else refresh silently, else log in. Also used by `keyrack add aws` before it lists accounts. */
-export async function ensureSession(ctx: HumanContext, sso: SsoLogin, cmd: string): Promise<How> {
+/**
+ * Reuse, else refresh silently, else log in. Also used by `keyrack add aws` before it lists accounts.
+ * `store`: where the session's token lives (default: what the user config says, interactive).
+ */
+export async function ensureSession(ctx: HumanContext, sso: SsoLogin, cmd: string, store?: TokenStore): Promise<How> {
+  const s = store ?? (await tokenStoreFor(ctx.runtime, sso, { interactive: true }));
   let view;
   try {
-    view = await inspectToken(ctx, sso);
+    view = await inspectToken(ctx, sso, s);
   } catch (e) {
     // A damaged token file is no reason to stop a human: signing in again replaces it.
-    if (e instanceof KeyrackError && e.code === 'token-cache.corrupt') return loginSso(ctx, sso, cmd);
+    if (e instanceof KeyrackError && e.code === 'token-cache.corrupt') return loginSso(ctx, sso, cmd, { store: s });
     throw e;
   }
   const now = ctx.runtime.clock.now();
   if (view.state === 'valid' && view.expiresAt !== undefined && view.expiresAt - now > REFRESH_WINDOW_MS) return 'reused';
   if (view.state === 'valid' || view.state === 'refreshable') {
     try {
-      const t = await usableToken(ctx, sso, cmd);
+      const t = await usableToken(ctx, sso, cmd, { store: s });
       return t.refreshed ? 'refreshed' : 'reused';
     } catch (e) {
       // A dead refresh token means log in; an outage does not (logging in would not help).
       if (!(e instanceof KeyrackError) || e.reason !== 'expired') throw e;
     }
   }
-  return loginSso(ctx, sso, cmd);
+  return loginSso(ctx, sso, cmd, { store: s });
 }
 
-export async function unlock(ctx: HumanContext, req: UnlockRequest): Promise<UnlockResult> {
+/**
+ * The target of a reference. A profile keyrack already turned into a credential_process profile has no sso_*
+ * keys left: its target comes from keyrack.yml (sso, account, role) and the [sso-session], else from the record
+ * the last unlock wrote.
+ */
+export async function unlockTarget(ctx: HumanContext, doc: AwsConfigDoc, ref: AwsProfileRef): Promise<ProfileTarget> {
+  try {
+    return resolveTarget(doc, ref);
+  } catch (e) {
+    if (!isKeyrackError(e) || e.code !== 'aws-config.not-sso') throw e;
+    const p = resolveProfile(doc, ref.profile);
+    if (p.kind !== 'credential-process' || !isKeyrackProcessLine(p.command, ref.profile)) throw e;
+    const spec = specForRef(ctx.file, ref);
+    if (spec) {
+      const name = spec.session.name;
+      let session: { startUrl: string; region: string; registrationScopes?: string[] } = spec.session;
+      try {
+        session = resolveSsoSession(doc, name);
+      } catch (err) {
+        if (!isKeyrackError(err) || err.code !== 'aws-config.sso-session-missing') throw err;
+      }
+      const sso: SsoLogin = { label: name, session: name, startUrl: session.startUrl, region: session.region, tokenKey: tokenCacheKey({ session: name }), ...(session.registrationScopes ? { scopes: session.registrationScopes } : {}) };
+      return { profile: ref.profile, sso, accountId: spec.account, roleName: spec.role, roleKey: roleCacheKey({ accountId: spec.account, roleName: spec.role, session: name }) };
+    }
+    const recorded = await readProcessTarget(ctx.runtime.paths.state, ref.profile);
+    if (recorded) return profileTargetOf(recorded);
+    throw new KeyrackError({
+      code: 'aws-config.process-target-unknown',
+      reason: 'misconfigured',
+      message: `profile "${ref.profile}" is a keyrack credential_process profile, but this machine has no record of its SSO account and role`,
+      location: `${ref.location.file}:${ref.location.line}:${ref.location.col}`,
+      fix: `add sso, account and role to ${ref.env}/${ref.key} in keyrack.yml, then run keyrack unlock again`,
+    });
+  }
+}
+
+/**
+ * Profiles into the shape their session's store needs: keychain → credential_process (target recorded first);
+ * files → back to sso_session, only for profiles keyrack itself turned into credential_process ones.
+ */
+async function shapeProfiles(ctx: HumanContext, validated: { ref: AwsProfileRef; target: ProfileTarget; store: TokenStore }[], cmd: ProcessCommand | undefined): Promise<string[]> {
+  const { paths, clock } = ctx.runtime;
+  const doc = await readAwsConfig(paths.awsConfig, { home: paths.home });
+  let text = doc.text;
+  const changed = new Set<string>();
+  const byProfile = new Map<string, typeof validated>();
+  for (const v of validated) byProfile.set(v.ref.profile, [...(byProfile.get(v.ref.profile) ?? []), v]);
+  for (const [profile, vs] of byProfile) {
+    const first = vs[0] as (typeof vs)[number];
+    if (first.store.kind === 'keychain') {
+      const refs = vs.map((v) => ({ env: v.ref.env, key: v.ref.key, ...(v.ref.account ? { account: v.ref.account } : {}), ...(v.ref.role ? { role: v.ref.role } : {}) }));
+      await writeProcessTarget(paths.state, mergeProcessTarget(await readProcessTarget(paths.state, profile), first.target, refs, clock.now()));
+      const next = toProcessProfile(text, first.target, credentialProcessLine(cmd ?? defaultProcessCommand(), profile), doc.displayPath);
+      if (next !== text) changed.add(profile);
+      text = next;
+    } else {
+      let p;
+      try {
+        p = resolveProfile(doc, profile);
+      } catch {
+        continue;
+      }
+      if (p.kind !== 'credential-process' || !isKeyrackProcessLine(p.command, profile)) continue;
+      text = toSsoProfile(text, first.target, doc.displayPath);
+      changed.add(profile);
+    }
+  }
+  if (text !== doc.text) await writeAwsConfig(paths.awsConfig, text, { expected: doc.text, displayPath: doc.displayPath });
+  for (const [profile, vs] of byProfile) if (vs[0]?.store.kind !== 'keychain' && changed.has(profile)) await removeProcessTarget(paths.state, profile);
+  return [...changed];
+}
+
+export async function unlock(ctx: HumanContext, req: UnlockRequest, opts: { processCommand?: ProcessCommand } = {}): Promise<UnlockResult> {
   const selected = selectRefs(ctx.file, { ...(req.env ? { env: req.env } : {}), ...(req.key ? { key: req.key } : {}) });
   const refs = selected.filter((r): r is AwsProfileRef => r.kind === 'profile');
   const env = selected[0]?.env ?? req.env ?? '';
@@ -46,29 +146,53 @@ export async function unlock(ctx: HumanContext, req: UnlockRequest): Promise<Unl
   }
   const cmd = unlockCommand(env);
   const { doc, written } = await writeMissingProfiles(ctx.runtime.paths, ctx.file, refs);
-  const targets = new Map<AwsProfileRef, ProfileTarget>(refs.map((r) => [r, resolveTarget(doc, r)]));
+  const targets = new Map<AwsProfileRef, ProfileTarget>();
+  for (const r of refs) targets.set(r, await unlockTarget(ctx, doc, r));
+
+  // One store per session; a keychain session first takes in (and deletes) any plaintext copy left in the files.
+  const stores = new Map<string, TokenStore>();
+  for (const t of targets.values()) {
+    if (stores.has(t.sso.tokenKey)) continue;
+    const store = await tokenStoreFor(ctx.runtime, t.sso, { interactive: true });
+    stores.set(t.sso.tokenKey, store);
+    if (store.kind === 'keychain') {
+      const roleKeys = [...targets.values()].filter((x) => x.sso.tokenKey === t.sso.tokenKey).map((x) => x.roleKey);
+      await adoptPlaintext(ctx, t.sso, store, roleKeys);
+    }
+  }
+  const storeOf = (t: ProfileTarget) => stores.get(t.sso.tokenKey) as TokenStore;
 
   const logins = new Map<string, { sso: string; how: How }>();
   for (const t of targets.values()) {
-    if (!logins.has(t.sso.tokenKey)) logins.set(t.sso.tokenKey, { sso: t.sso.label, how: await ensureSession(ctx, t.sso, cmd) });
+    if (!logins.has(t.sso.tokenKey)) logins.set(t.sso.tokenKey, { sso: t.sso.label, how: await ensureSession(ctx, t.sso, cmd, storeOf(t)) });
   }
 
   await clearValidations(ctx.runtime.paths.state);
   const validated: ValidatedRef[] = [];
+  const proven: { ref: AwsProfileRef; target: ProfileTarget; store: TokenStore }[] = [];
+  const prove = async (ref: AwsProfileRef, t: ProfileTarget) => {
+    const store = storeOf(t);
+    if (store.kind === 'aws-cli') return validateRef(ctx, ref, t, cmd);
+    const v = await validateTarget(ctx, t, ref, store, cmd, { prove: true });
+    if (!v.identity) throw new KeyrackError({ code: 'internal.unproven', reason: 'internal', message: `profile ${t.profile} was not proven with STS` });
+    return { identity: v.identity, credentials: v.credentials, tokenExpiresAt: v.tokenExpiresAt ?? 0 };
+  };
   for (const [ref, t] of targets) {
     let v;
     try {
-      v = await validateRef(ctx, ref, t, cmd);
+      v = await prove(ref, t);
     } catch (e) {
       // The token looked fine locally but AWS says the session is dead (revoked, logged out elsewhere):
       // a human is here, so sign in once more instead of telling them to run the command they just ran.
       const entry = logins.get(t.sso.tokenKey);
       if (!(e instanceof KeyrackError) || e.reason !== 'expired' || !entry || (entry.how !== 'reused' && entry.how !== 'refreshed')) throw e;
-      entry.how = await loginSso(ctx, t.sso, cmd);
-      v = await validateRef(ctx, ref, t, cmd);
+      entry.how = await loginSso(ctx, t.sso, cmd, { store: storeOf(t) });
+      v = await prove(ref, t);
     }
     validated.push({ ref, profile: ref.profile, identity: v.identity, credentialsExpireAt: v.credentials.expiresAt, tokenExpiresAt: v.tokenExpiresAt });
+    proven.push({ ref, target: t, store: storeOf(t) });
   }
+  const reshaped = await shapeProfiles(ctx, proven, opts.processCommand);
 
   const now = ctx.runtime.clock.now();
   const until = req.forSeconds !== undefined ? now + req.forSeconds * 1000 : undefined;
@@ -84,5 +208,5 @@ export async function unlock(ctx: HumanContext, req: UnlockRequest): Promise<Unl
     ...(until !== undefined ? { until } : {}),
     file: ctx.file.path,
   });
-  return { env, validated, ...(until !== undefined ? { until } : {}), profilesWritten: written, logins: [...logins.values()] };
+  return { env, validated, ...(until !== undefined ? { until } : {}), profilesWritten: [...new Set([...written, ...reshaped])], logins: [...logins.values()] };
 }

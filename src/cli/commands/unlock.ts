@@ -4,8 +4,9 @@ import { KeyrackError } from '../../core/errors.js';
 import type { HumanContext, UnlockResult } from '../../core/plugin.js';
 import { unlock } from '../../aws/unlock.js';
 import type { SyncResult } from '../../aws/profile-writer.js';
-import { checkPlugin, fileArg, robotContext } from '../context.js';
+import { checkPlugin, fileArg, processRuntime, robotContext } from '../context.js';
 import { terminalLogin } from '../human.js';
+import { audit, recordRefusal } from '../record.js';
 import { reportAndExit } from '../report.js';
 import { inFromNow, iso } from '../time.js';
 import { createStyle, type Style } from '../ui.js';
@@ -59,20 +60,22 @@ export default defineCommand({
   },
   async run({ args }) {
     checkPlugin(args.plugin);
-    if (!process.stdin.isTTY || !process.stderr.isTTY) {
-      throw new KeyrackError({
-        code: 'unlock.not-interactive',
-        reason: 'locked',
-        message: 'unlock needs a person at an interactive terminal; robots cannot unlock',
-        fix: `a human runs it in a terminal: keyrack unlock aws${args.env ? ` --env ${args.env}` : ''}`,
-      });
-    }
-    const forSeconds = args.for ? parseDuration(args.for, '--for') : undefined;
     const abort = new AbortController();
     const onSigint = () => abort.abort();
     process.on('SIGINT', onSigint);
+    let runtime = processRuntime();
     try {
+      if (!process.stdin.isTTY || !process.stderr.isTTY) {
+        throw new KeyrackError({
+          code: 'unlock.not-interactive',
+          reason: 'locked',
+          message: 'unlock needs a person at an interactive terminal; robots cannot unlock',
+          fix: `a human runs it in a terminal: keyrack unlock aws${args.env ? ` --env ${args.env}` : ''}`,
+        });
+      }
+      const forSeconds = args.for ? parseDuration(args.for, '--for') : undefined;
       const robot = await robotContext(args, abort.signal);
+      runtime = robot.runtime;
       const style = createStyle(process.stdout, robot.runtime.env);
       // Explicit: every reference in keyrack.yml, reported. Implicit (always): the missing ones this env needs.
       let sync: SyncResult | undefined;
@@ -90,8 +93,12 @@ export default defineCommand({
         ...(forSeconds !== undefined ? { forSeconds } : {}),
         ...(args['write-profiles'] ? { writeProfiles: true } : {}),
       });
+      for (const v of result.validated) {
+        await audit(runtime, { command: 'unlock', env: result.env, key: v.ref.key, profile: v.profile, arn: v.identity.arn, detail: { ...(result.until !== undefined ? { until: new Date(result.until).toISOString() } : {}), how: result.logins.map((l) => `${l.sso}:${l.how}`).join(',') } });
+      }
       process.stdout.write(args.json ? toJson(result, sync) : render(result, robot.runtime.clock.now(), style));
     } catch (e) {
+      await recordRefusal(undefined, runtime, 'unlock', { ...(args.env ? { env: args.env } : {}), ...(args.key ? { key: args.key } : {}) }, e);
       reportAndExit(e, { json: args.json === true });
     } finally {
       process.off('SIGINT', onSigint);
