@@ -2,6 +2,7 @@
 // gnome-keyring (secrets component only) whose "login" collection is created and unlocked with a random password.
 // Nothing touches the machine's real session or keyrings; close() stops both daemons (by the pids we started)
 // and deletes their directories. Needs the Debian packages dbus-daemon, dbus-bin and gnome-keyring (.ci/run).
+// A test that cannot start one fails (startTestKeyring throws); it never skips.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +19,8 @@ export interface TestKeyring {
   env: { DBUS_SESSION_BUS_ADDRESS: string };
   /** Lock the login collection, as a screensaver would. */
   lock(): Promise<void>;
+  /** Store a secret in this keyring from a separate process (so this process's keychain entries stay on its own bus). */
+  set(service: string, account: string, secret: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -30,6 +33,16 @@ function stop(child: ChildProcess): Promise<void> {
       resolve();
     });
     child.kill('SIGTERM');
+  });
+}
+
+/** One @napi-rs/keyring call in a child node on `address` (the secret travels in the environment, not argv). */
+async function childSet(address: string, service: string, account: string, secret: string): Promise<void> {
+  const script = `import('@napi-rs/keyring').then(({ Entry }) => new Entry(process.env.KR_SERVICE, process.env.KR_ACCOUNT, { linux: { store: 'secret-service' } }).setPassword(process.env.KR_SECRET))`;
+  await run(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: process.cwd(),
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DBUS_SESSION_BUS_ADDRESS: address, KR_SERVICE: service, KR_ACCOUNT: account, KR_SECRET: secret },
+    timeout: 10_000,
   });
 }
 
@@ -82,6 +95,7 @@ export async function startTestKeyring(): Promise<TestKeyring> {
       async lock() {
         await busCall(address, ['--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.Lock', 'array:objpath:/org/freedesktop/secrets/collection/login']);
       },
+      set: (service, account, secret) => childSet(address, service, account, secret),
       close: cleanup,
     };
   } catch (e) {

@@ -1,0 +1,130 @@
+// `keyrack credential-process` as the AWS CLI and the SDKs run it, with a real (private) gnome-keyring: the
+// Version 1 JSON from any directory; a warm call asks AWS nothing; 30 callers at access-token expiry make one
+// refresh; refusals are one stderr line with the robot contract's exit code; an unusable keychain (no bus, a
+// locked keyring even with a display set) is a clear misconfigured error at once, never a hang.
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { after, before, describe, it } from 'node:test';
+import { tokenAccount } from '../../src/aws/token-store-keychain.js';
+import { KEYRACK_AWS_KEYCHAIN_SERVICE } from '../../src/store/keychain.js';
+import type { RunResult } from '../helpers/keyrack.js';
+import { startTestKeyring } from '../helpers/keyring.js';
+import { hardenedSandbox, keychainToken, lastSeq, refreshCalls, TOKEN_KEY, writeKeychainToken, type HardenedBox } from '../helpers/hardened.js';
+
+const N = 30;
+const args = ['credential-process', '--profile', 'acme.prep'];
+/** A refresh holder on a loaded 2-core machine must not be cut short by the default 10 s budget. */
+const loadEnv = { KEYRACK_TOTAL_TIMEOUT_MS: '60000' };
+/** The issue asks for "within a second"; node start-up on a busy CI machine gets the rest of this bound. */
+const FAST_MS = 3_000;
+
+interface ProcessJson {
+  Version: number;
+  AccessKeyId: string;
+  SecretAccessKey: string;
+  SessionToken: string;
+  Expiration: string;
+}
+
+function served(r: RunResult): ProcessJson {
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as ProcessJson;
+  assert.equal(j.Version, 1);
+  assert.ok(j.AccessKeyId && j.SecretAccessKey && j.SessionToken);
+  assert.ok(Date.parse(j.Expiration) > Date.now() + 5 * 60_000, 'more than 5 minutes left');
+  return j;
+}
+
+function oneLineRefusal(r: RunResult, code: number, pattern: RegExp): void {
+  assert.equal(r.code, code, r.stderr);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, `one line on stderr: ${r.stderr}`);
+  assert.match(lines[0] ?? '', pattern);
+}
+
+async function timed(run: () => Promise<RunResult>): Promise<RunResult & { ms: number }> {
+  const t0 = performance.now();
+  const r = await run();
+  return { ...r, ms: performance.now() - t0 };
+}
+
+describe('keyrack credential-process', { timeout: 150_000 }, () => {
+  let box: HardenedBox;
+  before(async () => {
+    box = await hardenedSandbox();
+    const u = await box.sb.unlock();
+    assert.equal(u.code, 0, u.stdout);
+  });
+  after(async () => box.close());
+
+  it('prints Version 1 JSON from any directory, without keyrack.yml; a warm call asks AWS nothing', async () => {
+    const { sb } = box;
+    const since = await lastSeq(sb);
+    const a = served(await sb.run(args, { cwd: sb.root, secretsOnStdout: true }));
+    const b = served(await sb.run(args, { cwd: '/', secretsOnStdout: true }));
+    assert.equal(a.AccessKeyId, b.AccessKeyId, 'the cached role credentials');
+    assert.deepEqual(await sb.emu.control.calls(since), [], 'no AWS call');
+  });
+
+  it(`${N} parallel calls at the moment the access token expires → exactly 1 refresh, ${N} successes`, async (t) => {
+    const { sb } = box;
+    const before = await keychainToken();
+    assert.ok(before?.refreshToken);
+    await sb.emu.control.expire('access-tokens');
+    await writeKeychainToken({ ...before, expiresAt: new Date(Date.now() - 1_000).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+    const since = await lastSeq(sb);
+    const t0 = Date.now();
+    const rs = await Promise.all(Array.from({ length: N }, () => sb.run(args, { env: loadEnv, secretsOnStdout: true, timeoutMs: 120_000 })));
+    t.diagnostic(`wall ${Date.now() - t0} ms`);
+    const failed = rs.filter((r) => r.code !== 0);
+    assert.deepEqual(failed.map((r) => r.stderr), []);
+    for (const r of rs) served(r);
+    const refreshes = await refreshCalls(sb, since);
+    assert.equal(refreshes.length, 1, `refresh calls: ${refreshes.map((c) => c.status).join(',')}`);
+    assert.equal(refreshes[0]?.status, 200);
+
+    const after = await keychainToken();
+    assert.ok(after && Date.parse(after.expiresAt) > Date.now() + 30 * 60_000, 'a fresh token in the keychain');
+    assert.notEqual(after.accessToken, before.accessToken);
+    assert.notEqual(after.refreshToken, before.refreshToken, 'the rotated refresh token is kept');
+    for (const k of ['clientId', 'clientSecret', 'startUrl', 'region']) assert.equal(after[k], before[k], k);
+  });
+
+  it('refusals are one line on stderr with the exit code: unknown profile (6), bad profile name (2)', async () => {
+    const { sb } = box;
+    oneLineRefusal(await sb.run(['credential-process', '--profile', 'acme.nope']), 6, /profile acme\.nope is not a keyrack keychain-mode profile.*\[misconfigured\]; fix: /);
+    oneLineRefusal(await sb.run(['credential-process', '--profile', '../x y']), 2, /\[invalid-input\]/);
+  });
+
+  it('no D-Bus session bus → exit 6, one clear misconfigured line, within a second', async () => {
+    const r = await timed(() => box.sb.run(args, { env: { DBUS_SESSION_BUS_ADDRESS: undefined } }));
+    oneLineRefusal(r, 6, /the OS keychain could not be read \(no D-Bus session bus\) \[misconfigured\]; fix: .*unlocked keyring/);
+    assert.ok(r.ms < FAST_MS, `took ${Math.round(r.ms)} ms`);
+  });
+
+  it('a locked keyring, even with DISPLAY set → exit 6 within a second, no unlock dialog, no hang', async () => {
+    const kr2 = await startTestKeyring();
+    try {
+      const t = await keychainToken();
+      assert.ok(t);
+      await kr2.set(KEYRACK_AWS_KEYCHAIN_SERVICE, tokenAccount(TOKEN_KEY), JSON.stringify(t));
+      await kr2.lock();
+      const r = await timed(() => box.sb.run(args, { env: { ...kr2.env, DISPLAY: ':97', WAYLAND_DISPLAY: 'wayland-97' }, timeoutMs: 30_000 }));
+      assert.notEqual(r.code, null, 'killed: it hung');
+      oneLineRefusal(r, 6, /the OS keychain could not be read \(the keyring is locked\) \[misconfigured\]/);
+      assert.ok(r.ms < FAST_MS, `took ${Math.round(r.ms)} ms`);
+    } finally {
+      await kr2.close();
+    }
+  });
+
+  it('a session AWS ended → exit 3 expired with the unlock command, even with role credentials cached', async () => {
+    const { sb } = box;
+    const t = await keychainToken();
+    assert.ok(t);
+    await sb.emu.control.revoke('alice');
+    await writeKeychainToken({ ...t, expiresAt: new Date(Date.now() - 1_000).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+    oneLineRefusal(await sb.run(args), 3, /\[expired\]; fix: a human runs: keyrack unlock aws --env prep$/);
+  });
+});
