@@ -25,10 +25,11 @@ import { lockDir } from '../store/state.js';
 import { registrationCacheKey } from '../aws/cache-keys.js';
 import { networkFromEnv } from '../aws/clients.js';
 import type { OidcTarget } from '../aws/oidc-token.js';
-import { isUsable, readRegistration, writeRegistration, type ClientRegistration } from '../aws/registration-cache.js';
+import { isUsable, type ClientRegistration } from '../aws/registration-cache.js';
 import { tokenLockPath } from '../aws/session-token.js';
 import type { SsoLogin } from '../aws/target.js';
-import { formatAwsTimestamp, writeTokenFile, type SsoTokenFile } from '../aws/token-cache.js';
+import { formatAwsTimestamp, type SsoTokenFile } from '../aws/token-cache.js';
+import { tokenStoreFor, type TokenStore } from '../aws/token-store.js';
 import { pollDeviceToken, registerClient, startDeviceAuthorization } from '../aws/login/oidc.js';
 import type { PushOutcome, WatchDeps } from './probe.js';
 import { recordSessionLogin } from './session-end.js';
@@ -67,16 +68,16 @@ function abortable(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-async function registration(deps: WatchDeps, t: OidcTarget, req: PushRequest, names: { subject: string; unlockCommand: string }): Promise<ClientRegistration> {
-  const { paths, clock } = deps.runtime;
+async function registration(deps: WatchDeps, store: TokenStore, t: OidcTarget, req: PushRequest, names: { subject: string; unlockCommand: string }): Promise<ClientRegistration> {
+  const { clock } = deps.runtime;
   const sso = req.sso;
   const key = registrationCacheKey({ startUrl: sso.startUrl, region: sso.region, session: sso.session ?? null, scopes: sso.scopes ?? null });
-  const cached = await readRegistration(paths, key);
-  if (cached && isUsable(cached.registration, clock.now(), 'device')) return cached.registration;
+  const cached = await store.readRegistration(key);
+  if (cached && isUsable(cached, clock.now(), 'device')) return cached;
   const out = await registerClient(t, { clientName: `botocore-client-${req.ssoName}`, ...(sso.scopes ? { scopes: sso.scopes } : {}) }, names);
   deps.log.redactor.register(out.clientSecret);
   const reg: ClientRegistration = { clientId: out.clientId, clientSecret: out.clientSecret, expiresAt: formatAwsTimestamp(out.clientSecretExpiresAt * 1000), ...(sso.scopes ? { scopes: sso.scopes } : {}) };
-  await writeRegistration(paths, key, reg);
+  await store.writeRegistration(key, reg);
   return reg;
 }
 
@@ -118,7 +119,9 @@ export async function pushDeviceCode(deps: WatchDeps, req: PushRequest): Promise
     let outcome: PushOutcome['outcome'] = 'failed';
     let detail: string | undefined;
     try {
-      const reg = await registration(deps, t, req, names);
+      // The session's own store (config.yml sso.<name>.token_store): the AWS CLI files, or the OS keychain.
+      const store = await tokenStoreFor(runtime, sso);
+      const reg = await registration(deps, store, t, req, names);
       const auth = await startDeviceAuthorization(t, reg, sso.startUrl, names);
       log.redactor.register(auth.deviceCode);
       const expiresAt = clock.now() + auth.expiresIn * 1000;
@@ -163,7 +166,7 @@ export async function pushDeviceCode(deps: WatchDeps, req: PushRequest): Promise
           registrationExpiresAt: reg.expiresAt,
           ...(grant.refreshToken ? { refreshToken: grant.refreshToken } : {}),
         };
-        await withFileLock(tokenLockPath(robotCtx, sso), () => writeTokenFile(paths, sso.tokenKey, token), { timeoutMs: 20_000, staleMs: 30_000 });
+        await withFileLock(tokenLockPath(robotCtx, sso), () => store.writeToken(sso, token), { timeoutMs: 20_000, staleMs: 30_000 });
         const at = clock.now();
         await recordSessionLogin(runtime, { tokenKey: sso.tokenKey, at, source: 'device-code-push' });
         for (const s of current) await clearLoginSignal(runtime, s.env, s.key, at).catch(() => false);
