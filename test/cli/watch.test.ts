@@ -14,6 +14,7 @@ import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { createRuntime } from '../../src/core/runtime.js';
 import { describeRequester, readLoginSignal, recordLoginRequired } from '../../src/store/signal.js';
 import { assertNoLeak, createSandbox, KEYRACK_BIN, type RunResult, type Sandbox } from '../helpers/keyrack.js';
+import { startTestKeyring, type TestKeyring } from '../helpers/keyring.js';
 import { fakeProgram, startReceiver, type Receiver } from '../notify/receivers.js';
 import { parsePlist, type PlistValue } from '../watch/plist.js';
 
@@ -210,6 +211,45 @@ describe('keyrack watch --once, keyrack notify test, keyrack status', () => {
     const j = JSON.parse((await sb.run(['status', '--json'])).stdout) as { keys: { deviceCodePush?: boolean }[] };
     assert.equal(j.keys[0]?.deviceCodePush, true);
     await writeConfig(sb, '');
+  });
+});
+
+describe('keyrack notify telegram-token: the bot token lives in the OS keychain', () => {
+  let sb: Sandbox;
+  let rx: Receiver;
+  let kr: TestKeyring;
+  const TOKEN = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1';
+  before(async () => {
+    sb = await createSandbox();
+    rx = await startReceiver();
+    kr = await startTestKeyring();
+    Object.assign(sb.env, kr.env, { KEYRACK_TELEGRAM_API_URL: rx.url });
+    await writeConfig(sb, 'notify:\n  telegram:\n    chat_id: "-1001"\n');
+  });
+  after(async () => {
+    await rx.close();
+    await kr.close();
+    await sb.close();
+  });
+
+  it('stored from stdin, used by the Telegram channel, never printed; --delete removes it', async () => {
+    const bad = await sb.run(['notify', 'telegram-token'], { stdin: 'not a token\n' });
+    assert.equal(bad.code, 2);
+    const set = await sb.run(['notify', 'telegram-token'], { stdin: `${TOKEN}\n` });
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /stored the Telegram bot token in the OS keychain/);
+    const t = await sb.run(['notify', 'test']);
+    assert.equal(t.code, 0, t.stdout + t.stderr);
+    assert.equal(t.stdout, 'ok     telegram\n');
+    assert.equal(rx.received.at(-1)?.path, `/bot${TOKEN}/sendMessage`);
+    assert.equal((JSON.parse(rx.received.at(-1)?.body ?? '{}') as { chat_id?: string }).chat_id, '-1001');
+    for (const r of [bad, set, t]) assert.ok(!(r.stdout + r.stderr).includes(TOKEN.split(':')[1] ?? TOKEN));
+    assert.ok(!(await readFile(configFile(sb), 'utf8')).includes(TOKEN));
+    const del = await sb.run(['notify', 'telegram-token', '--delete']);
+    assert.match(del.stdout, /deleted the Telegram bot token/);
+    const none = await sb.run(['notify', 'test']);
+    assert.equal(none.code, 4);
+    assert.match(none.stdout, /FAILED telegram: telegram: no bot token in the OS keychain/);
   });
 });
 
