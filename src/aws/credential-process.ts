@@ -25,16 +25,16 @@ import { createRequire } from 'node:module';
 import { readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { requireUnlocked, unlockCommand } from '../core/access.js';
-import { KeyrackError } from '../core/errors.js';
+import { KeyrackError, isKeyrackError } from '../core/errors.js';
 import type { AwsProfileRef } from '../core/keyrack-file.js';
 import type { Identity, RobotContext, RoleCredentials } from '../core/plugin.js';
 import { readFileIfExists, writeFileAtomic } from '../store/files.js';
-import { findSection, parseAwsConfig, upsertSection } from './config-file.js';
+import { findSection, parseAwsConfig, resolveProfile, resolveSsoSession, upsertSection, type AwsConfigDoc } from './config-file.js';
 import { networkFromEnv, withBudget } from './network.js';
 import { checkPins } from './pins.js';
-import { DEFAULT_REGISTRATION_SCOPES } from './profile-writer.js';
+import { DEFAULT_REGISTRATION_SCOPES, specForRef } from './profile-writer.js';
 import { usableToken, type UsableToken } from './session-token.js';
-import type { ProfileTarget, SsoLogin } from './target.js';
+import { resolveTarget, type ProfileTarget, type SsoLogin } from './target.js';
 import { tokenStoreFor, type TokenStore } from './token-store.js';
 import { roleCacheKey, tokenCacheKey } from './cache-keys.js';
 
@@ -127,6 +127,42 @@ export function mergeProcessTarget(previous: ProcessTarget | undefined, target: 
     roleName: target.roleName,
     updatedAt: now,
   };
+}
+
+/**
+ * The target of a reference, as resolveTarget gives it, but also for a profile keyrack turned into a
+ * credential_process profile (no sso_* keys left): from keyrack.yml (sso, account, role) and the [sso-session],
+ * else from the record the last unlock wrote. Robot-safe (no AWS, no login); what grant, status, lock and the
+ * watcher need to handle keychain-mode profiles.
+ */
+export async function resolveTargetOrRecorded(ctx: Pick<RobotContext, 'runtime' | 'file'>, doc: AwsConfigDoc, ref: AwsProfileRef): Promise<ProfileTarget> {
+  try {
+    return resolveTarget(doc, ref);
+  } catch (e) {
+    if (!isKeyrackError(e) || e.code !== 'aws-config.not-sso') throw e;
+    const p = resolveProfile(doc, ref.profile);
+    if (p.kind !== 'credential-process' || !isKeyrackProcessLine(p.command, ref.profile)) throw e;
+    const spec = specForRef(ctx.file, ref);
+    if (spec) {
+      const name = spec.session.name;
+      let session: { startUrl: string; region: string; registrationScopes?: string[] } = spec.session;
+      try {
+        session = resolveSsoSession(doc, name);
+      } catch (err) {
+        if (!isKeyrackError(err) || err.code !== 'aws-config.sso-session-missing') throw err;
+      }
+      return profileTargetOf({ profile: ref.profile, sso: { session: name, startUrl: session.startUrl, region: session.region, ...(session.registrationScopes ? { scopes: session.registrationScopes } : {}) }, accountId: spec.account, roleName: spec.role });
+    }
+    const recorded = await readProcessTarget(ctx.runtime.paths.state, ref.profile);
+    if (recorded) return profileTargetOf(recorded);
+    throw new KeyrackError({
+      code: 'aws-config.process-target-unknown',
+      reason: 'misconfigured',
+      message: `profile "${ref.profile}" is a keyrack credential_process profile, but this machine has no record of its SSO account and role`,
+      location: `${ref.location.file}:${ref.location.line}:${ref.location.col}`,
+      fix: `add sso, account and role to ${ref.env}/${ref.key} in keyrack.yml, then run keyrack unlock again`,
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -7,20 +7,19 @@
 // (credential-process.ts) whose target it records. A profile keyrack turned into one goes back to an sso_session
 // profile when its session uses the files again.
 import { unlockCommand } from '../core/access.js';
-import { KeyrackError, isKeyrackError } from '../core/errors.js';
+import { KeyrackError } from '../core/errors.js';
 import { selectRefs, type AwsProfileRef } from '../core/keyrack-file.js';
 import type { HumanContext, UnlockRequest, UnlockResult, ValidatedRef } from '../core/plugin.js';
 import { clearValidations, readUnlockRecord, writeUnlockRecord } from '../store/state.js';
-import { roleCacheKey, tokenCacheKey } from './cache-keys.js';
-import { readAwsConfig, resolveProfile, resolveSsoSession, writeAwsConfig, type AwsConfigDoc } from './config-file.js';
+import { readAwsConfig, resolveProfile, writeAwsConfig } from './config-file.js';
 import {
   credentialProcessLine,
   defaultProcessCommand,
   isKeyrackProcessLine,
   mergeProcessTarget,
-  profileTargetOf,
   readProcessTarget,
   removeProcessTarget,
+  resolveTargetOrRecorded,
   toProcessProfile,
   toSsoProfile,
   validateTarget,
@@ -29,9 +28,9 @@ import {
 } from './credential-process.js';
 import { loginSso } from './login/index.js';
 import { adoptPlaintext } from './migrate.js';
-import { specForRef, writeMissingProfiles } from './profile-writer.js';
+import { writeMissingProfiles } from './profile-writer.js';
 import { inspectToken, REFRESH_WINDOW_MS, usableToken } from './session-token.js';
-import { resolveTarget, type ProfileTarget, type SsoLogin } from './target.js';
+import type { ProfileTarget, SsoLogin } from './target.js';
 import { tokenStoreFor, type TokenStore } from './token-store.js';
 import { validateRef } from './validate.js';
 
@@ -63,42 +62,6 @@ export async function ensureSession(ctx: HumanContext, sso: SsoLogin, cmd: strin
     }
   }
   return loginSso(ctx, sso, cmd, { store: s });
-}
-
-/**
- * The target of a reference. A profile keyrack already turned into a credential_process profile has no sso_*
- * keys left: its target comes from keyrack.yml (sso, account, role) and the [sso-session], else from the record
- * the last unlock wrote.
- */
-export async function unlockTarget(ctx: HumanContext, doc: AwsConfigDoc, ref: AwsProfileRef): Promise<ProfileTarget> {
-  try {
-    return resolveTarget(doc, ref);
-  } catch (e) {
-    if (!isKeyrackError(e) || e.code !== 'aws-config.not-sso') throw e;
-    const p = resolveProfile(doc, ref.profile);
-    if (p.kind !== 'credential-process' || !isKeyrackProcessLine(p.command, ref.profile)) throw e;
-    const spec = specForRef(ctx.file, ref);
-    if (spec) {
-      const name = spec.session.name;
-      let session: { startUrl: string; region: string; registrationScopes?: string[] } = spec.session;
-      try {
-        session = resolveSsoSession(doc, name);
-      } catch (err) {
-        if (!isKeyrackError(err) || err.code !== 'aws-config.sso-session-missing') throw err;
-      }
-      const sso: SsoLogin = { label: name, session: name, startUrl: session.startUrl, region: session.region, tokenKey: tokenCacheKey({ session: name }), ...(session.registrationScopes ? { scopes: session.registrationScopes } : {}) };
-      return { profile: ref.profile, sso, accountId: spec.account, roleName: spec.role, roleKey: roleCacheKey({ accountId: spec.account, roleName: spec.role, session: name }) };
-    }
-    const recorded = await readProcessTarget(ctx.runtime.paths.state, ref.profile);
-    if (recorded) return profileTargetOf(recorded);
-    throw new KeyrackError({
-      code: 'aws-config.process-target-unknown',
-      reason: 'misconfigured',
-      message: `profile "${ref.profile}" is a keyrack credential_process profile, but this machine has no record of its SSO account and role`,
-      location: `${ref.location.file}:${ref.location.line}:${ref.location.col}`,
-      fix: `add sso, account and role to ${ref.env}/${ref.key} in keyrack.yml, then run keyrack unlock again`,
-    });
-  }
 }
 
 /**
@@ -147,7 +110,7 @@ export async function unlock(ctx: HumanContext, req: UnlockRequest, opts: { proc
   const cmd = unlockCommand(env);
   const { doc, written } = await writeMissingProfiles(ctx.runtime.paths, ctx.file, refs);
   const targets = new Map<AwsProfileRef, ProfileTarget>();
-  for (const r of refs) targets.set(r, await unlockTarget(ctx, doc, r));
+  for (const r of refs) targets.set(r, await resolveTargetOrRecorded(ctx, doc, r));
 
   // One store per session; a keychain session first takes in (and deletes) any plaintext copy left in the files.
   const stores = new Map<string, TokenStore>();
