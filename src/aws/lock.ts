@@ -18,6 +18,7 @@ import { networkFromEnv } from './clients.js';
 import { grant } from './grant.js';
 import { logout, probeSession } from './portal.js';
 import { deleteRoleCredentials } from './role-cache.js';
+import { resolveTargetOrRecorded } from './credential-process.js';
 import { tokenLockPath } from './session-token.js';
 import { resolveTarget, type ProfileTarget, type SsoLogin } from './target.js';
 import { deleteTokenFile, readPrivateFile, readTokenFile } from './token-cache.js';
@@ -204,7 +205,7 @@ export async function revoke(ctx: RevokeContext, req: RevokeRequest): Promise<Re
   for (const r of refs) {
     if (!doc) break;
     try {
-      add(resolveTarget(doc, { kind: 'profile', env: r.env, key: r.key, profile: r.profile, location: { file: '(revoke)', line: 1, col: 1 } }));
+      add(await resolveTargetOrRecorded({ runtime, file: ctx.file ?? { path: '(revoke)', sso: {}, envs: {} } }, doc, { kind: 'profile', env: r.env, key: r.key, profile: r.profile, location: { file: '(revoke)', line: 1, col: 1 } }));
     } catch {
       // no such profile: nothing cached for it
     }

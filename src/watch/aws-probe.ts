@@ -5,7 +5,10 @@
 //  - it keeps its SDK clients (one portal client per region, one STS client per credential) between probes
 //    instead of building one per call, which is most of a call's cost;
 //  - it remembers the token's and the role credentials' expiry (and the access token) while their cache files are
-//    unchanged (same inode, size, mode, times), so a probe that has nothing to refresh reads no file;
+//    unchanged (same inode, size, mode, times), so a probe that has nothing to refresh reads no file (sessions
+//    kept in the OS keychain, token_store: keychain, are read from their store every time);
+//  - role credentials are read and written through the session's token store, like the token: a keychain-mode
+//    session never gets credentials written to ~/.aws/cli/cache;
 //  - proving the SSO session itself (not just the role credentials, which outlive it) is done by whatever already
 //    proves it — a refresh, or fetching role credentials — and by one ListAccounts only when neither happened for
 //    SESSION_PROOF_MAX_AGE_MS. A robot's grant always proves the session; the watcher notices a revoked one within
@@ -18,9 +21,10 @@ import type { AwsProfileRef } from '../core/keyrack-file.js';
 import type { Identity, RobotContext, RoleCredentials } from '../core/plugin.js';
 import { classifyAwsError } from '../aws/classify.js';
 import { deadline, networkFromEnv, observed, ssoClient, stsClient, type NetworkPolicy } from '../aws/clients.js';
-import { DEFAULT_ROLE_MARGIN_MS, deleteRoleCredentials, readRoleCredentials, roleFilePath, writeRoleCredentials } from '../aws/role-cache.js';
+import { DEFAULT_ROLE_MARGIN_MS, roleFilePath } from '../aws/role-cache.js';
 import { REFRESH_WINDOW_MS, usableToken, type UsableToken } from '../aws/session-token.js';
 import { tokenFilePath } from '../aws/token-cache.js';
+import { tokenStoreFor } from '../aws/token-store.js';
 import { identityFromArn } from '../aws/sts.js';
 import type { ProfileTarget } from '../aws/target.js';
 
@@ -87,26 +91,28 @@ export interface ProbeResult {
 
 export async function probeWithAws(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, unlockCmd: string, clients: ProbeClients, lastProvenAt: number | undefined): Promise<ProbeResult> {
   const { paths, clock, endpoints } = ctx.runtime;
+  const store = await tokenStoreFor(ctx.runtime, target.sso);
+  const files = store.kind === 'aws-cli';
   const net = networkFromEnv(ctx.runtime.env);
   const region = target.sso.region;
   const subject = `profile ${target.profile}`;
   const log = ctx.log;
 
   const tokenPath = tokenFilePath(paths, target.sso.tokenKey);
-  const memo = clients.tokens.get(target.sso.tokenKey);
+  const memo = files ? clients.tokens.get(target.sso.tokenKey) : undefined;
   let token: UsableToken;
   if (memo && memo.stamp === fileStamp(tokenPath) && memo.expiresAt - clock.now() >= REFRESH_WINDOW_MS) {
     token = { accessToken: memo.accessToken, expiresAt: memo.expiresAt, refreshed: false };
   } else {
-    token = await usableToken(ctx, target.sso, unlockCmd);
-    const st = fileStamp(tokenPath);
+    token = await usableToken(ctx, target.sso, unlockCmd, { store });
+    const st = files ? fileStamp(tokenPath) : undefined;
     if (st) clients.tokens.set(target.sso.tokenKey, { stamp: st, accessToken: token.accessToken, expiresAt: token.expiresAt });
   }
   log.redactor.register(token.accessToken);
   let proven = token.refreshed;
   const rolePath = roleFilePath(paths, target.roleKey);
   const remember = (c: RoleCredentials) => {
-    const st = fileStamp(rolePath);
+    const st = files ? fileStamp(rolePath) : undefined;
     if (st) clients.roles.set(target.roleKey, { stamp: st, credentials: c });
     else clients.roles.delete(target.roleKey);
   };
@@ -124,15 +130,15 @@ export async function probeWithAws(ctx: RobotContext, ref: AwsProfileRef, target
     const creds: RoleCredentials = { accessKeyId: rc.accessKeyId, secretAccessKey: rc.secretAccessKey, sessionToken: rc.sessionToken, expiresAt: rc.expiration, accountId: target.accountId };
     log.redactor.register(creds.secretAccessKey);
     log.redactor.register(creds.sessionToken);
-    await writeRoleCredentials(paths, target.roleKey, creds);
+    await store.writeRoleCredentials(target.roleKey, creds);
     remember(creds);
     proven = true;
     return creds;
   };
 
   const known = clients.roles.get(target.roleKey);
-  const fresh = known !== undefined && known.stamp === fileStamp(rolePath) && known.credentials.expiresAt - clock.now() > DEFAULT_ROLE_MARGIN_MS;
-  const cached = fresh ? { credentials: known.credentials } : await readRoleCredentials(paths, target.roleKey, clock.now());
+  const fresh = files && known !== undefined && known.stamp === fileStamp(rolePath) && known.credentials.expiresAt - clock.now() > DEFAULT_ROLE_MARGIN_MS;
+  const cached = fresh && known ? { credentials: known.credentials } : await store.readRoleCredentials(target.roleKey, clock.now());
   if (cached && !fresh) remember(cached.credentials);
   let creds = cached?.credentials ?? (await fetchCreds());
   log.redactor.register(creds.secretAccessKey);
@@ -158,14 +164,14 @@ export async function probeWithAws(ctx: RobotContext, ref: AwsProfileRef, target
   } catch (e) {
     if (!(e instanceof KeyrackError && e.reason === 'expired')) throw e;
     // STS refused the credentials: drop them (the AWS CLI would use them too) and decide with fresh ones.
-    await deleteRoleCredentials(paths, target.roleKey);
+    await store.deleteRoleCredentials(target.roleKey);
     clients.roles.delete(target.roleKey);
     if (!cached) throw e;
     creds = await fetchCreds();
     try {
       identity = await callerIdentity(creds);
     } catch (e2) {
-      if (e2 instanceof KeyrackError && e2.reason === 'expired') await deleteRoleCredentials(paths, target.roleKey);
+      if (e2 instanceof KeyrackError && e2.reason === 'expired') await store.deleteRoleCredentials(target.roleKey);
       throw e2;
     }
   }

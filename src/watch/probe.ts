@@ -32,7 +32,8 @@ import { networkFromEnv, withBudget } from '../aws/clients.js';
 import { ProbeClients, probeWithAws } from './aws-probe.js';
 import { readAwsConfig, type AwsConfigDoc } from '../aws/config-file.js';
 import { inspectToken } from '../aws/session-token.js';
-import { resolveTarget, type ProfileTarget, type SsoLogin } from '../aws/target.js';
+import { resolveTargetOrRecorded } from '../aws/credential-process.js';
+import type { ProfileTarget, SsoLogin } from '../aws/target.js';
 import { dueWarning, estimateSessionEnd, withLogin, withRecordedLogin } from './session-end.js';
 import { freshSessionWatch, readSessionWatch, readUnlockSnapshot, writeSessionWatch, writeUnlockSnapshot, type LoginSource, type SessionStatus, type SessionWatch, type UnlockSnapshot } from './state.js';
 
@@ -179,7 +180,8 @@ async function pass(deps: WatchDeps, clients: ProbeClients): Promise<RunReport> 
       if (!doc) continue;
       const ref = refFor(record, key, k.profile);
       try {
-        const target = resolveTarget(doc, ref);
+        // keyrack.yml is not at hand here; a keychain-mode (credential_process) profile resolves from unlock's record.
+        const target = await resolveTargetOrRecorded(robotCtx(deps), doc, ref);
         const w = watched.get(target.sso.tokenKey) ?? { sso: target.sso, refs: [] };
         w.refs.push({ ref, target, record });
         watched.set(target.sso.tokenKey, w);
@@ -197,15 +199,14 @@ async function pass(deps: WatchDeps, clients: ProbeClients): Promise<RunReport> 
 
   // 3. Signals from refused robots: they also make their session due for a probe right now.
   const signals = await listLoginSignals(state);
-  const signalTarget = (s: LoginSignal): ProfileTarget | undefined => {
-    for (const w of watched.values()) for (const r of w.refs) if (r.ref.env === s.env && r.ref.key === s.key) return r.target;
-    if (!doc) return undefined;
-    try {
-      return resolveTarget(doc, { kind: 'profile', env: s.env, key: s.key, profile: s.profile, location: { file: '(signal)', line: 1, col: 1 } });
-    } catch {
-      return undefined;
-    }
-  };
+  const targets = new Map<string, ProfileTarget | undefined>();
+  for (const s of signals) {
+    let t: ProfileTarget | undefined;
+    for (const w of watched.values()) for (const r of w.refs) if (r.ref.env === s.env && r.ref.key === s.key) t = r.target;
+    if (!t && doc) t = await resolveTargetOrRecorded(robotCtx(deps), doc, { kind: 'profile', env: s.env, key: s.key, profile: s.profile, location: { file: '(signal)', line: 1, col: 1 } }).catch(() => undefined);
+    targets.set(s.id, t);
+  }
+  const signalTarget = (s: LoginSignal): ProfileTarget | undefined => targets.get(s.id);
 
   // 4. Probe the sessions that are due.
   const verdicts = new Map<string, SessionWatch>();

@@ -1,14 +1,17 @@
 // The watcher's pass, in process against the emulator: when it probes, how it classifies failures, what it tells
 // the human and when, how it learns login times, and what it does with robots' login-required signals.
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readTokenFile } from '../../src/aws/token-cache.js';
+import { openTokenStore } from '../../src/aws/token-store.js';
 import { describeRequester, listLoginSignals, recordLoginRequired } from '../../src/store/signal.js';
 import { removeUnlockRecord } from '../../src/store/state.js';
 import { backoffMs, PassCache, watchOnce, type WatchDeps } from '../../src/watch/probe.js';
 import { dueWarning, recordSessionLogin } from '../../src/watch/session-end.js';
 import { readSessionWatch } from '../../src/watch/state.js';
+import { startTestKeyring, type TestKeyring } from '../helpers/keyring.js';
 import { AWS_CONFIG, createHarness, TOKEN_KEY, type Harness } from './harness.js';
 
 const MIN = 60_000;
@@ -202,5 +205,40 @@ describe('watch pass: expiry warnings from the recorded login and session_durati
     assert.deepEqual(w?.warned, []);
     assert.equal(types(h).length, 2);
     await rm(join(h.runtime.paths.state, 'watch'), { recursive: true, force: true });
+  });
+});
+
+describe('watch pass: a session kept in the OS keychain (token_store: keychain)', () => {
+  let h: Harness;
+  let kr: TestKeyring;
+  const savedBus = process.env.DBUS_SESSION_BUS_ADDRESS;
+  before(async () => {
+    kr = await startTestKeyring();
+    process.env.DBUS_SESSION_BUS_ADDRESS = kr.env.DBUS_SESSION_BUS_ADDRESS;
+    h = await createHarness();
+  });
+  after(async () => {
+    await h.close();
+    if (savedBus === undefined) delete process.env.DBUS_SESSION_BUS_ADDRESS;
+    else process.env.DBUS_SESSION_BUS_ADDRESS = savedBus;
+    await kr.close();
+  });
+
+  it('is probed through its store: the token and role credentials never touch ~/.aws', async () => {
+    await mkdir(h.runtime.paths.config, { recursive: true });
+    await writeFile(join(h.runtime.paths.config, 'config.yml'), 'sso:\n  acme:\n    token_store: keychain\n');
+    const at = await h.login(); // written as the AWS CLI would …
+    const file = await readTokenFile(h.runtime.paths, TOKEN_KEY);
+    assert.ok(file);
+    const store = await openTokenStore(h.runtime, 'keychain');
+    await store.writeToken({ tokenKey: TOKEN_KEY }, file.token); // … then moved into the keychain, as keyrack migrate does
+    await rm(file.path);
+    await h.unlock(at);
+    const r = await watchOnce(deps(h));
+    assert.equal(r.sessions[0]?.status, 'alive', JSON.stringify(r));
+    assert.deepEqual((await readdir(h.runtime.paths.cliCache).catch(() => [])).filter((n) => n.endsWith('.json')), [], 'no role credentials in ~/.aws/cli/cache');
+    assert.equal(await readTokenFile(h.runtime.paths, TOKEN_KEY), undefined, 'no token file');
+    const again = await watchOnce(deps(h, { force: true }));
+    assert.equal(again.sessions[0]?.status, 'alive');
   });
 });
