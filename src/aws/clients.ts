@@ -9,6 +9,10 @@ import type { RoleCredentials } from '../core/plugin.js';
 import type { NetworkPolicy } from './network.js';
 
 export * from './network.js';
+// The commands of the calls that still go through the SDK, for modules that load this one with import(): a bundle
+// gives import() of the SDK's CommonJS packages a default export only, so the named ones are re-exported here.
+export { GetRoleCredentialsCommand, ListAccountRolesCommand, ListAccountsCommand, LogoutCommand } from '@aws-sdk/client-sso';
+export { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 
 /** What the SDK's HTTP handler would print on the console (e.g. slow-socket warnings) goes nowhere: stderr is the robot's. */
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
