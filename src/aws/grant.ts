@@ -7,18 +7,20 @@
 // any failed validation drop it; a hit still checks locally that the unlock is live, that ~/.aws/config still
 // points the profile at the same account/role/session, that the SSO token file exists and has not expired, and
 // (for --credentials) that the cached role credentials are the ones that were validated.
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { requireUnlocked, unlockCommand } from '../core/access.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { KeyrackError } from '../core/errors.js';
-import { selectRefs, type AwsProfileRef } from '../core/keyrack-file.js';
+import { parseKeyrackFile, selectRefs, type AwsProfileRef } from '../core/keyrack-file.js';
 import type { Grant, GrantRequest, RobotContext } from '../core/plugin.js';
 import type { Runtime } from '../core/runtime.js';
 import { filesFingerprint, pollUntil } from '../core/wait.js';
 import { registerWaiter } from '../core/waiters.js';
-import { dropValidation, readValidation, unlockRecordPath, writeValidation } from '../store/state.js';
-import { loadUserConfig } from '../store/user-config.js';
+import { dropValidation, readValidation, statFingerprint, unlockRecordPath, validationFileName, writeFastGrant, writeValidation, type ValidationEntry } from '../store/state.js';
+import { loadUserConfig, parseUserConfig, userConfigPath } from '../store/user-config.js';
 import { networkFromEnv, withBudget } from './network.js';
-import { readAwsConfig } from './config-file.js';
+import { readAwsConfig, type AwsConfigDoc } from './config-file.js';
 import { readRoleCredentials } from './role-cache.js';
 import { readTokenSteady } from './session-token.js';
 import { resolveTarget, type ProfileTarget } from './target.js';
@@ -31,9 +33,15 @@ export const MAX_VALIDATION_TTL_MS = 5 * 60_000;
 /** A grant never hands out credentials with less than this left; the robot would fail mid-task. */
 const MIN_CREDENTIAL_LIFE_MS = 5 * 60_000;
 
-/** KEYRACK_VALIDATION_TTL, else the user config's grant.validation_ttl, else 30 s. */
-export async function validationTtlMs(runtime: Pick<Runtime, 'env' | 'paths'>): Promise<number> {
-  const raw = runtime.env.KEYRACK_VALIDATION_TTL?.trim();
+/** The TTL and where it came from: KEYRACK_VALIDATION_TTL as set (verbatim; null when unset). */
+interface TtlSource {
+  ms: number;
+  env: string | null;
+}
+
+async function ttlSource(runtime: Pick<Runtime, 'env' | 'paths'>): Promise<TtlSource> {
+  const env = runtime.env.KEYRACK_VALIDATION_TTL ?? null;
+  const raw = env?.trim();
   if (raw) {
     const ms = raw === '0' ? 0 : parseDuration(raw, 'KEYRACK_VALIDATION_TTL') * 1000;
     if (ms > MAX_VALIDATION_TTL_MS) {
@@ -44,9 +52,14 @@ export async function validationTtlMs(runtime: Pick<Runtime, 'env' | 'paths'>): 
         fix: `keep it at most ${formatDuration(MAX_VALIDATION_TTL_MS / 1000)}: a longer reuse would hide a revoked SSO session from robots for that long`,
       });
     }
-    return ms;
+    return { ms, env };
   }
-  return (await loadUserConfig(runtime.paths)).grant.validationTtlMs ?? DEFAULT_VALIDATION_TTL_MS;
+  return { ms: (await loadUserConfig(runtime.paths)).grant.validationTtlMs ?? DEFAULT_VALIDATION_TTL_MS, env };
+}
+
+/** KEYRACK_VALIDATION_TTL, else the user config's grant.validation_ttl, else 30 s. */
+export async function validationTtlMs(runtime: Pick<Runtime, 'env' | 'paths'>): Promise<number> {
+  return (await ttlSource(runtime)).ms;
 }
 
 export function profileRef(ctx: RobotContext, req: { env?: string; key: string }): AwsProfileRef {
@@ -64,7 +77,12 @@ export function profileRef(ctx: RobotContext, req: { env?: string; key: string }
   return ref;
 }
 
-async function fromValidationCache(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, ttl: number, credentials: boolean): Promise<Grant | undefined> {
+/** Whether a validation still describes what ~/.aws/config points the profile at (same SSO login, account, role). */
+function matchesTarget(v: Pick<ValidationEntry, 'tokenKey' | 'identity'>, target: ProfileTarget): boolean {
+  return v.tokenKey === target.sso.tokenKey && v.identity.account === target.accountId && (v.identity.role ?? target.roleName) === target.roleName;
+}
+
+async function fromValidationCache(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, ttl: number, credentials: boolean): Promise<{ grant: Grant; entry: ValidationEntry } | undefined> {
   const { paths, clock } = ctx.runtime;
   const log = ctx.log;
   const hit = await readValidation(paths.state, ref.env, ref.key, ref.profile);
@@ -77,9 +95,7 @@ async function fromValidationCache(ctx: RobotContext, ref: AwsProfileRef, target
   const age = now - hit.validatedAt;
   if (age < 0 || age >= ttl) return miss(`older than the ${ttl}ms TTL`);
   if (hit.credentialsExpireAt - now <= MIN_CREDENTIAL_LIFE_MS) return miss('credentials close to expiry');
-  if (hit.tokenKey !== target.sso.tokenKey || hit.identity.account !== target.accountId || (hit.identity.role ?? target.roleName) !== target.roleName) {
-    return miss('~/.aws/config changed');
-  }
+  if (!matchesTarget(hit, target)) return miss('~/.aws/config changed');
   checkPins(ref, target, hit.identity);
   // `aws sso logout` deletes the token file; an expired token is never papered over by the cache.
   const token = await readTokenSteady(ctx, target.sso);
@@ -88,14 +104,95 @@ async function fromValidationCache(ctx: RobotContext, ref: AwsProfileRef, target
   const base = { env: ref.env, key: ref.key, profile: ref.profile, identity: hit.identity, expiresAt: hit.credentialsExpireAt, cached: true };
   if (!credentials) {
     log.debug('validation cache: hit', { env: ref.env, key: ref.key, ageMs: age, ttlMs: ttl });
-    return base;
+    return { grant: base, entry: hit };
   }
   const rc = await readRoleCredentials(paths, target.roleKey, now, { marginMs: MIN_CREDENTIAL_LIFE_MS });
   if (!rc || Math.floor(rc.credentials.expiresAt / 1000) !== Math.floor(hit.credentialsExpireAt / 1000)) return miss('cached role credentials are not the validated ones');
   ctx.log.redactor.register(rc.credentials.secretAccessKey);
   ctx.log.redactor.register(rc.credentials.sessionToken);
   log.debug('validation cache: hit (with the validated role credentials)', { env: ref.env, key: ref.key, ageMs: age, ttlMs: ttl });
-  return { ...base, credentials: rc.credentials };
+  return { grant: { ...base, credentials: rc.credentials }, entry: hit };
+}
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+const sameRef = (a: AwsProfileRef, b: AwsProfileRef) =>
+  a.env === b.env && a.key === b.key && a.profile === b.profile && a.sso === b.sso && a.account === b.account && a.role === b.role;
+/** A file whose ctime is at least this old cannot share its timestamps with a later write (coarse kernel clocks). */
+const SETTLED_MS = 1_000;
+
+/** A file's bytes with its stat fingerprint (null unless it had settled); undefined when there is no file. */
+async function readSettled(path: string, now: number): Promise<{ bytes: Buffer; stat: string | null } | undefined> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    const before = await fh.stat({ bigint: true });
+    const bytes = await fh.readFile();
+    const after = await fh.stat({ bigint: true });
+    if (statFingerprint(before) !== statFingerprint(after)) throw new Error('changed while being read');
+    return { bytes, stat: Number(after.ctimeNs / 1_000_000n) <= now - SETTLED_MS ? statFingerprint(after) : null };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Leave the fast path's record (store/state.ts FastGrantRecord) for a validation entry this grant just wrote or
+ * used. Each input is read again and checked against what this grant actually used, so the record never vouches for
+ * text that was not parsed, scanned and validated: keyrack.yml is parsed again (YAML is loaded already) and must
+ * give the same ref; ~/.aws/config must be the text that was resolved; the user config must give the same TTL and
+ * must not choose a token store (a keychain-held session has no token file for the fast path to look at).
+ * Best effort: a failure only means no fast path.
+ */
+async function vouchForFastPath(ctx: RobotContext, req: GrantRequest, ref: AwsProfileRef, target: ProfileTarget, doc: AwsConfigDoc, ttl: TtlSource, entry: ValidationEntry): Promise<void> {
+  try {
+    const { paths, clock } = ctx.runtime;
+    if (!doc.exists || !matchesTarget(entry, target)) return;
+    const now = clock.now();
+    const file = ctx.file.path;
+    const yml = await readSettled(file, now);
+    if (!yml) return;
+    const [again] = selectRefs(parseKeyrackFile(yml.bytes.toString('utf8'), file), { ...(req.env ? { env: req.env } : {}), key: req.key });
+    if (again?.kind !== 'profile' || !sameRef(again, ref)) return;
+    const aws = await readSettled(paths.awsConfig, now);
+    if (!aws || sha256(aws.bytes) !== sha256(doc.text)) return;
+    const userConfig = userConfigPath(paths);
+    const uc = await readSettled(userConfig, now);
+    const ucText = uc?.bytes.toString('utf8');
+    if (ucText?.includes('token_store')) return;
+    if (ttl.env === null || ttl.env.trim() === '') {
+      const fromFile = ucText === undefined ? undefined : parseUserConfig(ucText, userConfig).grant.validationTtlMs;
+      if ((fromFile ?? DEFAULT_VALIDATION_TTL_MS) !== ttl.ms) return;
+    }
+    await writeFastGrant(paths.state, {
+      version: 1,
+      file,
+      fileSha256: sha256(yml.bytes),
+      fileStat: yml.stat,
+      envArg: req.env ?? '',
+      key: req.key,
+      env: ref.env,
+      profile: ref.profile,
+      awsConfig: paths.awsConfig,
+      awsConfigSha256: sha256(aws.bytes),
+      awsConfigStat: aws.stat,
+      tokenKey: target.sso.tokenKey,
+      roleKey: target.roleKey,
+      userConfig,
+      userConfigSha256: uc ? sha256(uc.bytes) : null,
+      userConfigStat: uc ? uc.stat : statFingerprint(undefined),
+      ttlEnv: ttl.env,
+      ttlMs: ttl.ms,
+      validationFile: validationFileName(entry.env, entry.key, entry.profile),
+      validatedAt: entry.validatedAt,
+    });
+  } catch (e) {
+    ctx.log.debug('fast path: no record written', { error: e instanceof KeyrackError ? e.code : e instanceof Error ? e.name : typeof e });
+  }
 }
 
 export async function grant(robot: RobotContext, req: GrantRequest): Promise<Grant> {
@@ -107,19 +204,23 @@ export async function grant(robot: RobotContext, req: GrantRequest): Promise<Gra
   const { paths, clock } = ctx.runtime;
   const cmd = unlockCommand(ref.env);
   try {
-    const target = resolveTarget(await readAwsConfig(paths.awsConfig, { home: paths.home }), ref);
-    const ttl = await validationTtlMs(ctx.runtime);
-    if (ttl > 0) {
-      const hit = await fromValidationCache(ctx, ref, target, ttl, req.credentials === true);
-      if (hit) return hit;
+    const doc = await readAwsConfig(paths.awsConfig, { home: paths.home });
+    const target = resolveTarget(doc, ref);
+    const ttl = await ttlSource(ctx.runtime);
+    if (ttl.ms > 0) {
+      const hit = await fromValidationCache(ctx, ref, target, ttl.ms, req.credentials === true);
+      if (hit) {
+        await vouchForFastPath(ctx, req, ref, target, doc, ttl, hit.entry);
+        return hit.grant;
+      }
     } else {
       ctx.log.debug('validation cache: disabled (TTL 0)');
     }
     // The AWS SDK is loaded only now: a validation-cache hit never pays for it.
     const { validateRef } = await import('./validate.js');
     const v = await validateRef(ctx, ref, target, cmd);
-    if (ttl > 0) {
-      await writeValidation(paths.state, {
+    if (ttl.ms > 0) {
+      const entry: ValidationEntry = {
         version: 1,
         env: ref.env,
         key: ref.key,
@@ -129,7 +230,9 @@ export async function grant(robot: RobotContext, req: GrantRequest): Promise<Gra
         credentialsExpireAt: v.credentials.expiresAt,
         tokenExpiresAt: v.tokenExpiresAt,
         tokenKey: target.sso.tokenKey,
-      });
+      };
+      await writeValidation(paths.state, entry);
+      await vouchForFastPath(ctx, req, ref, target, doc, ttl, entry);
     }
     ctx.log.debug('grant: validated with AWS', { env: ref.env, key: ref.key, account: v.identity.account, role: v.identity.role ?? null });
     return {

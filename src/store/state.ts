@@ -1,6 +1,7 @@
 // keyrack's own state under $XDG_STATE_HOME/keyrack. Nothing here is secret: unlock records say which keys a
 // human opened and until when; validation entries say which identity a profile proved to be, and until when.
 import { readdir, rm } from 'node:fs/promises';
+import { readFileSync, type BigIntStats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { KeyrackError } from '../core/errors.js';
@@ -40,6 +41,7 @@ export interface ValidationEntry {
 const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
 const unlockDir = (state: string) => join(state, 'unlocked');
 const validationDir = (state: string) => join(state, 'validated');
+const fastDir = (state: string) => join(state, 'fast');
 export const lockDir = (state: string) => join(state, 'locks');
 
 function stateError(path: string, e: unknown): KeyrackError {
@@ -68,6 +70,25 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
+/**
+ * readJson for the fast path (src/cli/fast): synchronous, since a short-lived process that reads a few small files
+ * and exits is quicker without the thread pool. Same outcome: absent or damaged → undefined, unreadable → throws.
+ */
+function readJsonSync<T>(path: string): T | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw stateError(path, e);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
 async function writeJson(path: string, value: unknown): Promise<void> {
   try {
     await writeFileAtomic(path, `${JSON.stringify(value)}\n`);
@@ -80,6 +101,12 @@ export const unlockRecordPath = (state: string, env: string) => join(unlockDir(s
 
 export async function readUnlockRecord(state: string, env: string): Promise<UnlockRecord | undefined> {
   const r = await readJson<UnlockRecord>(unlockRecordPath(state, env));
+  return r?.version === 1 ? r : undefined;
+}
+
+/** readUnlockRecord, synchronously (the fast path). */
+export function readUnlockRecordSync(state: string, env: string): UnlockRecord | undefined {
+  const r = readJsonSync<UnlockRecord>(unlockRecordPath(state, env));
   return r?.version === 1 ? r : undefined;
 }
 
@@ -110,14 +137,27 @@ export async function removeUnlockRecord(state: string, env: string): Promise<bo
   return existed;
 }
 
-function validationPath(state: string, env: string, key: string, profile: string): string {
-  const id = createHash('sha1').update(JSON.stringify([env, key, profile])).digest('hex');
-  return join(validationDir(state), `${id}.json`);
+/** The validation entry's file name in the validation dir. */
+export function validationFileName(env: string, key: string, profile: string): string {
+  return `${createHash('sha1').update(JSON.stringify([env, key, profile])).digest('hex')}.json`;
 }
+
+function validationPath(state: string, env: string, key: string, profile: string): string {
+  return join(validationDir(state), validationFileName(env, key, profile));
+}
+
+const isEntry = (v: ValidationEntry | undefined, env: string, key: string, profile: string) => v?.version === 1 && v.env === env && v.key === key && v.profile === profile;
 
 export async function readValidation(state: string, env: string, key: string, profile: string): Promise<ValidationEntry | undefined> {
   const v = await readJson<ValidationEntry>(validationPath(state, env, key, profile));
-  return v?.version === 1 && v.env === env && v.key === key && v.profile === profile ? v : undefined;
+  return isEntry(v, env, key, profile) ? v : undefined;
+}
+
+/** readValidation for the fast path: synchronous, by the file name a FastGrantRecord carries (no hashing here). */
+export function readValidationFileSync(state: string, fileName: string, env: string, key: string, profile: string): ValidationEntry | undefined {
+  if (!/^[0-9a-f]{40}\.json$/.test(fileName)) return undefined;
+  const v = readJsonSync<ValidationEntry>(join(validationDir(state), fileName));
+  return isEntry(v, env, key, profile) ? v : undefined;
 }
 
 export async function writeValidation(state: string, entry: ValidationEntry): Promise<void> {
@@ -130,4 +170,84 @@ export async function dropValidation(state: string, env: string, key: string, pr
 
 export async function clearValidations(state: string): Promise<void> {
   await rm(validationDir(state), { recursive: true, force: true });
+  await rm(fastDir(state), { recursive: true, force: true });
+}
+
+/**
+ * What lets `keyrack grant` answer a validation-cache hit before loading citty, YAML or ~/.aws/config's parser
+ * (src/cli/fast/grant.ts). Written by a grant that validated or hit the cache (src/aws/grant.ts); no secrets.
+ * It vouches for one validation entry (file name and `validatedAt`) under exact inputs: the keyrack.yml text, the
+ * ~/.aws/config text, the user config text and the KEYRACK_VALIDATION_TTL value. A file counts as unchanged when
+ * its stat fingerprint is the recorded one (taken only from a file that had not changed for a second, so a later
+ * write cannot share its timestamps), else when its SHA-256 is. Any difference, or a missing validation entry
+ * (lock, unlock and a failed validation drop it), and the grant takes the full path, which parses, scans and
+ * checks everything again.
+ */
+export interface FastGrantRecord {
+  version: 1;
+  /** keyrack.yml (absolute): the text whose ref for `envArg`/`key` was validated */
+  file: string;
+  fileSha256: string;
+  fileStat: string | null;
+  /** `--env` exactly as given ('' when omitted) and the key: what the record is looked up by */
+  envArg: string;
+  key: string;
+  /** what keyrack.yml maps them to */
+  env: string;
+  profile: string;
+  /** ~/.aws/config (or AWS_CONFIG_FILE): the text the profile was resolved from */
+  awsConfig: string;
+  awsConfigSha256: string;
+  awsConfigStat: string | null;
+  /** what that text resolves the profile to: the SSO token's and the role credentials' cache keys */
+  tokenKey: string;
+  roleKey: string;
+  /** $XDG_CONFIG_HOME/keyrack/config.yml: SHA-256 null and stat 'absent' when there is none */
+  userConfig: string;
+  userConfigSha256: string | null;
+  userConfigStat: string | null;
+  /** KEYRACK_VALIDATION_TTL as it was set (null: unset), and the TTL those inputs give (ms, > 0) */
+  ttlEnv: string | null;
+  ttlMs: number;
+  /** the validation entry this vouches for: its file name (validationFileName) and validatedAt */
+  validationFile: string;
+  validatedAt: number;
+}
+
+/** A file's identity and timestamps: equal fingerprints, unchanged file (see FastGrantRecord for the caveat). */
+export function statFingerprint(st: BigIntStats | undefined): string {
+  return st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : 'absent';
+}
+
+/**
+ * The record's file: `grant-<SHA-256 hex of fastGrantLookup(…)>.json`. The caller hashes (the fast path with its
+ * own SHA-256, src/cli/fast/sha256.ts, so that it never loads node:crypto).
+ */
+export function fastGrantLookup(file: string, envArg: string, key: string): string {
+  return JSON.stringify([file, envArg, key]);
+}
+
+export function fastGrantPath(state: string, lookupSha256: string): string {
+  if (!/^[0-9a-f]{64}$/.test(lookupSha256)) throw new Error('fastGrantPath: not a SHA-256');
+  return join(fastDir(state), `grant-${lookupSha256}.json`);
+}
+
+/** The record for this lookup, or undefined (absent, damaged, or for other inputs). Synchronous; never throws. */
+export function readFastGrant(state: string, lookupSha256: string, file: string, envArg: string, key: string): FastGrantRecord | undefined {
+  try {
+    const r = readJsonSync<Partial<FastGrantRecord> | null>(fastGrantPath(state, lookupSha256));
+    if (r?.version !== 1 || r.file !== file || r.envArg !== envArg || r.key !== key) return undefined;
+    return r as FastGrantRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write it unless an identical one is there (a grant on the full path must not pay for a write every time). */
+export async function writeFastGrant(state: string, record: FastGrantRecord): Promise<void> {
+  const lookup = createHash('sha256').update(fastGrantLookup(record.file, record.envArg, record.key), 'utf8').digest('hex');
+  const path = fastGrantPath(state, lookup);
+  const text = `${JSON.stringify(record)}\n`;
+  if ((await readFileIfExists(path).catch(() => undefined)) === text) return;
+  await writeFileAtomic(path, text);
 }
