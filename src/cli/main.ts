@@ -1,7 +1,7 @@
 // keyrack CLI entry (bundled to dist/cli.mjs). Subcommands load lazily so a robot's `grant` never pays for
-// prompts, the emulator or the keychain binding.
-import { defineCommand, runCommand, showUsage, type ArgsDef, type CommandDef } from 'citty';
-import { reportAndExit } from './report.js';
+// prompts, the emulator or the keychain binding; a fast path (src/cli/fast) answers before citty even loads.
+import type { ArgsDef, CommandDef } from 'citty';
+import { fastPaths, processIo } from './fast/index.js';
 
 type Lazy = () => Promise<CommandDef>;
 // Each command's own args type is erased here: citty only needs the shape.
@@ -29,16 +29,18 @@ export const commands: Record<string, Lazy> = {
   completion: () => import('./commands/completion.js').then((m) => m.completionCommand(commands)),
 };
 
-const main = defineCommand({
+// A plain object (citty's defineCommand is the identity): citty itself loads only when a command runs on the full path.
+const main: CommandDef = {
   meta: { name: 'keyrack', version: '0.1.0', description: 'AWS IAM Identity Center sessions for humans, grants for robots' },
   subCommands: commands,
-});
+};
 
 async function run(argv: string[]): Promise<void> {
   const beforeDashes = argv.indexOf('--') === -1 ? argv : argv.slice(0, argv.indexOf('--'));
   if (argv.length === 0 || beforeDashes.includes('--help') || beforeDashes.includes('-h')) {
     const name = beforeDashes.find((a) => !a.startsWith('-'));
     const load = name ? commands[name] : undefined;
+    const { showUsage } = await import('citty');
     await showUsage(load ? await load() : main, load ? main : undefined);
     return;
   }
@@ -46,9 +48,13 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write('0.1.0\n');
     return;
   }
+  const fast = Object.hasOwn(fastPaths, argv[0] ?? '') ? fastPaths[argv[0] as string] : undefined;
+  if (fast && (await fast(argv.slice(1), processIo()))) return;
+  const { runCommand } = await import('citty');
   await runCommand(main, { rawArgs: argv });
 }
 
 // The SDK's Node-version notice is not actionable for a keyrack user and would pollute robot stderr.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-run(process.argv.slice(2)).catch(reportAndExit);
+// Loaded on failure only, from the same build as the commands (scripts/build.mjs), so it knows their KeyrackError.
+run(process.argv.slice(2)).catch(async (e: unknown) => (await import('./report.js')).reportAndExit(e));

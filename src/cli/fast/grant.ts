@@ -1,0 +1,196 @@
+// `keyrack grant` served from the validation cache before citty, YAML, ~/.aws/config's parser or the AWS SDK load:
+// node:fs and node:crypto over a handful of small files. It answers only when the full path would answer with the
+// same validation-cache hit, and otherwise returns false so the command runs as usual (which also makes every
+// refusal and every debug line the full path's own).
+//
+// The full path (src/aws/grant.ts) leaves a FastGrantRecord (src/store/state.ts) after it validated or hit the
+// cache. The record vouches for one validation entry under exact inputs, so here each input is compared, not
+// re-derived:
+//   - keyrack.yml: the same text as the one the full path parsed, secret-scanned and validated, and that mapped
+//     this `--env`/key to the profile (an edited file takes the full path, which scans and parses it again);
+//   - ~/.aws/config: the same text, so the profile still resolves to the same SSO login, account and role;
+//   - the user config: the same text (the TTL and the token store come from it; the full path vouches only when
+//     it names no token store, since a keychain-held session has no token file to look at);
+//   - KEYRACK_VALIDATION_TTL: the same value verbatim, so the same TTL (> 0, at most 5 min).
+// "The same text": the same stat fingerprint (device, inode, size, mtime, ctime), else the same SHA-256.
+// Then the checks a cache hit makes every time, exactly as src/aws/grant.ts makes them: the unlock record is live
+// (lock is immediate), the validation entry is the vouched one, younger than the TTL, its credentials have more than
+// 5 min left; the SSO token file is there, private, readable and not expired (`aws sso logout` is immediate); with
+// --credentials, the cached role credentials are the validated ones with more than 5 min left. The pins were
+// checked against the same keyrack.yml text and the same identity when the record was written.
+//
+// Never with KEYRACK_DEBUG=1 (the full path writes the debug lines) or KEYRACK_FAST_PATH=0 (to compare the paths).
+// All file access is synchronous (for a handful of small files that is markedly quicker than the thread pool), and
+// SHA-256 is ./sha256.ts: node:crypto alone would cost more to load than this whole path takes.
+import { closeSync, fstatSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseDuration } from '../../core/duration.js';
+import { findKeyrackFile } from '../../core/keyrack-find.js';
+import { parseFormat, renderGrant } from '../../core/output.js';
+import type { Grant, RoleCredentials } from '../../core/plugin.js';
+import { resolvePaths, type EnvVars, type Paths } from '../../core/runtime.js';
+import { auditPath, currentCaller, DEFAULT_AUDIT_MAX_BYTES, type AuditEvent } from '../../store/audit.js';
+import { fastGrantLookup, readFastGrant, readUnlockRecordSync, readValidationFileSync, statFingerprint } from '../../store/state.js';
+import { roleFilePath } from '../../aws/role-cache.js';
+import { parseAwsTimestamp, tokenFilePath } from '../../aws/token-cache.js';
+import { parseStrict } from './argv.js';
+import { sha256Hex as sha256 } from './sha256.js';
+
+/** The same limits as src/aws/grant.ts. */
+const MIN_CREDENTIAL_LIFE_MS = 5 * 60_000;
+const MAX_VALIDATION_TTL_MS = 5 * 60_000;
+
+const GRANT_FLAGS = { strings: ['env', 'format', 'file', 'wait'], booleans: ['credentials'] } as const;
+
+export interface FastIo {
+  env: EnvVars;
+  cwd: string;
+  now(): number;
+  write(text: string): void;
+}
+
+function readIfExists(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** The recorded file as it was: same stat fingerprint, else same SHA-256 (null: there was no file). */
+function unchanged(path: string, stat: string | null, sha: string | null): boolean {
+  if (stat !== null && statFingerprint(statSync(path, { bigint: true, throwIfNoEntry: false })) === stat) return true;
+  const bytes = readIfExists(path);
+  return bytes === undefined ? sha === null : sha256(bytes) === sha;
+}
+
+/** A secrets file as token-cache.ts's readPrivateFile accepts it: a regular file, ours, mode 0600 or stricter. */
+function readPrivate(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    const uid = process.getuid?.();
+    if (!st.isFile() || (st.mode & 0o077) !== 0 || (uid !== undefined && st.uid !== uid)) return undefined;
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const jsonObject = (text: string | undefined): Record<string, unknown> | undefined => {
+  if (text === undefined) return undefined;
+  const v: unknown = JSON.parse(text);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+};
+
+/** When the SSO token file as readTokenFile accepts it expires (epoch ms); undefined for anything else. */
+function tokenExpiry(paths: Paths, tokenKey: string): number | undefined {
+  const t = jsonObject(readPrivate(tokenFilePath(paths, tokenKey)));
+  if (!t || typeof t.accessToken !== 'string' || t.accessToken === '' || typeof t.expiresAt !== 'string') return undefined;
+  for (const k of ['startUrl', 'region', 'refreshToken', 'clientId', 'clientSecret', 'registrationExpiresAt']) if (t[k] !== undefined && typeof t[k] !== 'string') return undefined;
+  return parseAwsTimestamp(t.expiresAt);
+}
+
+/** The cached role credentials exactly as role-cache.ts's readRoleCredentials returns them, or undefined. */
+function roleCredentials(paths: Paths, roleKey: string, now: number): RoleCredentials | undefined {
+  const o = jsonObject(readPrivate(roleFilePath(paths, roleKey)));
+  const c = o?.ProviderType === 'sso' && typeof o.Credentials === 'object' && o.Credentials !== null ? (o.Credentials as Record<string, unknown>) : undefined;
+  if (!c) return undefined;
+  const { AccessKeyId, SecretAccessKey, SessionToken, Expiration, AccountId } = c;
+  if (typeof AccessKeyId !== 'string' || typeof SecretAccessKey !== 'string' || typeof SessionToken !== 'string' || typeof Expiration !== 'string') return undefined;
+  const expiresAt = parseAwsTimestamp(Expiration);
+  if (expiresAt === undefined || expiresAt - now <= MIN_CREDENTIAL_LIFE_MS) return undefined;
+  return { accessKeyId: AccessKeyId, secretAccessKey: SecretAccessKey, sessionToken: SessionToken, expiresAt, ...(typeof AccountId === 'string' ? { accountId: AccountId } : {}) };
+}
+
+/** The grant this command line would get from the validation cache, or undefined: run the full path. */
+export function cachedGrant(argv: readonly string[], io: Pick<FastIo, 'env' | 'cwd' | 'now'>): { grant: Grant; text: string; paths: Paths } | undefined {
+  const { env } = io;
+  if (env.KEYRACK_DEBUG === '1' || env.KEYRACK_FAST_PATH === '0') return undefined;
+  const args = parseStrict(argv, GRANT_FLAGS, 1);
+  const key = args?.positionals[0];
+  if (!args || key === undefined) return undefined;
+  const credentials = args.booleans.has('credentials');
+  try {
+    const format = parseFormat(args.strings.format, credentials);
+    // On a hit --wait has nothing to wait for; an invalid one is the full path's error to report.
+    if (args.strings.wait !== undefined) parseDuration(args.strings.wait, '--wait');
+    const paths = resolvePaths(env);
+    const file = findKeyrackFile({ cwd: io.cwd, env, ...(args.strings.file ? { explicit: args.strings.file } : {}) });
+    const envArg = args.strings.env ?? '';
+    const rec = readFastGrant(paths.state, sha256(fastGrantLookup(file, envArg, key)), file, envArg, key);
+    if (!rec) return undefined;
+    if ((env.KEYRACK_VALIDATION_TTL ?? null) !== rec.ttlEnv || !(rec.ttlMs > 0 && rec.ttlMs <= MAX_VALIDATION_TTL_MS)) return undefined;
+    if (rec.awsConfig !== paths.awsConfig || dirname(rec.userConfig) !== paths.config) return undefined;
+    if (!unchanged(file, rec.fileStat, rec.fileSha256) || !unchanged(paths.awsConfig, rec.awsConfigStat, rec.awsConfigSha256)) return undefined;
+    if (!unchanged(rec.userConfig, rec.userConfigStat, rec.userConfigSha256)) return undefined;
+
+    const now = io.now();
+    const unlock = readUnlockRecordSync(paths.state, rec.env);
+    if (!unlock || !Object.hasOwn(unlock.keys, rec.key) || (unlock.until !== undefined && unlock.until <= now)) return undefined;
+    const hit = readValidationFileSync(paths.state, rec.validationFile, rec.env, rec.key, rec.profile);
+    if (!hit || hit.validatedAt !== rec.validatedAt || hit.tokenKey !== rec.tokenKey) return undefined;
+    const age = now - hit.validatedAt;
+    if (age < 0 || age >= rec.ttlMs || hit.credentialsExpireAt - now <= MIN_CREDENTIAL_LIFE_MS) return undefined;
+    const tokenEnd = tokenExpiry(paths, rec.tokenKey);
+    if (tokenEnd === undefined || tokenEnd <= now) return undefined;
+    const grant: Grant = { env: rec.env, key: rec.key, profile: rec.profile, identity: hit.identity, expiresAt: hit.credentialsExpireAt, cached: true };
+    if (credentials) {
+      const rc = roleCredentials(paths, rec.roleKey, now);
+      if (!rc || Math.floor(rc.expiresAt / 1000) !== Math.floor(hit.credentialsExpireAt / 1000)) return undefined;
+      grant.credentials = rc;
+    }
+    return { grant, text: renderGrant(grant, format), paths };
+  } catch {
+    return undefined; // any doubt: the full path decides, and reports
+  }
+}
+
+/**
+ * The full path's audit event for a grant (src/cli/record.ts), plus `fast` so the trail shows which path answered:
+ * one write(2) on an O_APPEND descriptor, as store/audit.ts appends. False when the file is due for rotation,
+ * which is the full path's job.
+ */
+function appendAuditSync(state: string, event: AuditEvent): boolean {
+  const path = auditPath(state);
+  const line = Buffer.from(`${JSON.stringify(event)}\n`);
+  if ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) + line.length > DEFAULT_AUDIT_MAX_BYTES) return false;
+  const fd = openSync(path, 'a', 0o600);
+  try {
+    writeSync(fd, line);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/** `keyrack grant …` from the validation cache: true when it answered (audit event written, output printed). */
+export async function fastGrant(argv: readonly string[], io: FastIo): Promise<boolean> {
+  const hit = cachedGrant(argv, io);
+  if (!hit) return false;
+  const g = hit.grant;
+  const event: AuditEvent = {
+    time: new Date(io.now()).toISOString(),
+    result: 'ok',
+    command: 'grant',
+    env: g.env,
+    key: g.key,
+    profile: g.profile,
+    arn: g.identity.arn,
+    detail: { cached: true, credentials: g.credentials !== undefined, fast: true },
+    caller: currentCaller(io.cwd),
+  };
+  try {
+    if (!appendAuditSync(hit.paths.state, event)) return false;
+  } catch {
+    // best effort, as on the full path
+  }
+  io.write(hit.text);
+  return true;
+}
