@@ -33,6 +33,7 @@ import { inspectToken, REFRESH_WINDOW_MS, usableToken } from './session-token.js
 import type { ProfileTarget, SsoLogin } from './target.js';
 import { tokenStoreFor, type TokenStore } from './token-store.js';
 import { validateRef } from './validate.js';
+import { recordSessionLogin } from '../watch/session-end.js';
 
 type How = UnlockResult['logins'][number]['how'];
 
@@ -156,6 +157,9 @@ export async function unlock(ctx: HumanContext, req: UnlockRequest, opts: { proc
     proven.push({ ref, target: t, store: storeOf(t) });
   }
   const reshaped = await shapeProfiles(ctx, proven, opts.processCommand);
+
+  // A fresh sign-in starts the administrator-set session clock: the watcher warns ahead of its end from this.
+  for (const [tokenKey, l] of logins) if (l.how === 'pkce' || l.how === 'device-code') await recordSessionLogin(ctx.runtime, { tokenKey });
 
   const now = ctx.runtime.clock.now();
   const until = req.forSeconds !== undefined ? now + req.forSeconds * 1000 : undefined;

@@ -46,6 +46,10 @@ describe('core loop: unlock, grant, exec, list-roles, status, lock', () => {
     const token = JSON.parse(await readFile(tokenFile(sb), 'utf8')) as Record<string, unknown>;
     for (const k of ['startUrl', 'region', 'accessToken', 'expiresAt', 'clientId', 'clientSecret', 'registrationExpiresAt', 'refreshToken']) assert.ok(k in token, k);
     assert.match(String(token.expiresAt), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    // The sign-in time is recorded (no secret) so the watcher can warn ahead of the session's end.
+    const { readLoginRecord } = await import('../../src/watch/state.js');
+    const login = await readLoginRecord(join(sb.env.XDG_STATE_HOME ?? '', 'keyrack'), tokenCacheKey({ session: 'acme' }));
+    assert.ok(login && Math.abs(login.loginAt - Date.now()) < 120_000);
   });
 
   it('grant prints the reference by default, so AWS_PROFILE=$(keyrack grant …) works', async () => {
