@@ -9,7 +9,8 @@ import { tokenCacheKey } from './cache-keys.js';
 import { networkFromEnv } from './clients.js';
 import { listAccountsWithRoles, type AccountInfo } from './portal.js';
 import { usableToken } from './session-token.js';
-import { resolveTarget, type SsoLogin } from './target.js';
+import { type SsoLogin } from './target.js';
+import { resolveTargetOrRecorded } from './credential-process.js';
 
 export interface RoleListing {
   sso: string;
@@ -23,13 +24,11 @@ function allProfileRefs(ctx: RobotContext): AwsProfileRef[] {
 export async function listRoles(ctx: RobotContext, req: { sso?: string }): Promise<RoleListing> {
   const doc = await readAwsConfig(ctx.runtime.paths.awsConfig, { home: ctx.runtime.paths.home });
   const refs = allProfileRefs(ctx);
-  const targets = refs.flatMap((r) => {
-    try {
-      return [{ ref: r, target: resolveTarget(doc, r) }];
-    } catch {
-      return []; // a reference whose profile is not written yet is simply not marked
-    }
-  });
+  const targets: { ref: AwsProfileRef; target: Awaited<ReturnType<typeof resolveTargetOrRecorded>> }[] = [];
+  for (const r of refs) {
+    // A reference whose profile is not written yet is simply not marked.
+    await resolveTargetOrRecorded(ctx, doc, r).then((target) => targets.push({ ref: r, target }), () => undefined);
+  }
   let sso: SsoLogin | undefined;
   if (req.sso) {
     const s = resolveSsoSession(doc, req.sso);

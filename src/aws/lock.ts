@@ -49,7 +49,7 @@ export async function lock(ctx: RobotContext, req: { env?: string; logout?: bool
   for (const env of scopeEnvs) {
     for (const ref of selectRefs(ctx.file, { env }).filter((r): r is AwsProfileRef => r.kind === 'profile')) {
       try {
-        targets.push(resolveTarget(doc, ref));
+        targets.push(await resolveTargetOrRecorded(ctx, doc, ref));
       } catch {
         // no profile, nothing cached for it
       }
@@ -58,17 +58,19 @@ export async function lock(ctx: RobotContext, req: { env?: string; logout?: bool
   const net = networkFromEnv(ctx.runtime.env);
   const done = new Set<string>();
   for (const t of targets) {
-    if (await deleteRoleCredentials(paths, t.roleKey)) result.deletedFiles++;
+    // Wherever the session keeps its secrets: the AWS CLI's files, or the OS keychain in hardened mode.
+    const store = await tokenStoreFor(ctx.runtime, t.sso);
+    if (await store.deleteRoleCredentials(t.roleKey)) result.deletedFiles++;
     if (done.has(t.sso.tokenKey)) continue;
     done.add(t.sso.tokenKey);
     await withFileLock(tokenLockPath(ctx, t.sso), async () => {
-      const read = await readTokenFile(paths, t.sso.tokenKey).catch(() => undefined);
+      const token = await store.readToken(t.sso).catch(() => undefined);
       let serverSide = false;
-      if (read) {
-        ctx.log.redactor.register(read.token.accessToken);
-        serverSide = await logout({ region: t.sso.region, endpoints: ctx.runtime.endpoints, net, accessToken: read.token.accessToken });
+      if (token) {
+        ctx.log.redactor.register(token.accessToken);
+        serverSide = await logout({ region: t.sso.region, endpoints: ctx.runtime.endpoints, net, accessToken: token.accessToken });
       }
-      if (await deleteTokenFile(paths, t.sso.tokenKey)) result.deletedFiles++;
+      if (await store.deleteToken(t.sso)) result.deletedFiles++;
       result.loggedOut.push({ sso: t.sso.label, serverSide });
     }, { timeoutMs: net.totalTimeoutMs + 5_000, staleMs: net.totalTimeoutMs * 2 + 10_000 });
   }

@@ -7,7 +7,7 @@ import { readUnlockRecord } from '../store/state.js';
 import { loadUserConfig, ssoSettings } from '../store/user-config.js';
 import { readAwsConfig } from './config-file.js';
 import { inspectToken, type TokenState } from './session-token.js';
-import { resolveTarget } from './target.js';
+import { resolveTargetOrRecorded } from './credential-process.js';
 import { validateRef } from './validate.js';
 
 export interface KeyStatus {
@@ -39,7 +39,7 @@ export async function status(ctx: RobotContext, req: { env?: string; check?: boo
       const live = !!record && Object.hasOwn(record.keys, ref.key) && (record.until === undefined || record.until > now);
       const s: KeyStatus = { env: ref.env, key: ref.key, profile: ref.profile, unlocked: live, token: 'unknown', ...(live && record?.until !== undefined ? { until: record.until } : {}) };
       try {
-        const target = resolveTarget(doc, ref);
+        const target = await resolveTargetOrRecorded(ctx, doc, ref);
         s.sso = target.sso.label;
         if (ssoSettings(config, target.sso.session).deviceCodePush) s.deviceCodePush = true;
         const view = await inspectToken(ctx, target.sso);

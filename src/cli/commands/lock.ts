@@ -4,6 +4,7 @@ import { createLogger } from '../../core/log.js';
 import type { RobotContext } from '../../core/plugin.js';
 import { lock, revoke, type RevokeResult } from '../../aws/lock.js';
 import { checkPlugin, fileArg, processRuntime, robotContext } from '../context.js';
+import { audit, recordRefusal } from '../record.js';
 import { reportAndExit } from '../report.js';
 
 function renderRevoke(r: RevokeResult): string {
@@ -53,6 +54,7 @@ export default defineCommand({
         const log = ctx?.log ?? createLogger({ enabled: runtime.env.KEYRACK_DEBUG === '1' });
         const platform = process.platform === 'darwin' ? 'darwin' : 'linux';
         const r = await revoke({ runtime, log, ...(ctx ? { file: ctx.file } : {}) }, { ...(args.env ? { env: args.env } : {}), all: args.all === true, platform });
+        await audit(runtime, { command: 'lock --revoke', ...(args.env ? { env: args.env } : {}), detail: { all: args.all === true } });
         process.stdout.write(args.json ? `${JSON.stringify(r)}\n` : renderRevoke(r));
         const open = r.verified.filter((v) => v.exitCode !== 3);
         if (open.length > 0) {
@@ -63,6 +65,7 @@ export default defineCommand({
       }
       const ctx = await robotContext(args);
       const r = await lock(ctx, { ...(args.env ? { env: args.env } : {}), logout: args.logout === true });
+      await audit(ctx.runtime, { command: 'lock', ...(args.env ? { env: args.env } : {}), detail: { logout: args.logout === true, locked: r.locked.join(',') } });
       if (args.json) {
         process.stdout.write(`${JSON.stringify(r)}\n`);
         return;
@@ -72,6 +75,7 @@ export default defineCommand({
       if (args.logout) lines.push(`deleted ${r.deletedFiles} cache file(s)`);
       process.stdout.write(`${lines.join('\n')}\n`);
     } catch (e) {
+      await recordRefusal(undefined, processRuntime(), args.revoke ? 'lock --revoke' : 'lock', { ...(args.env ? { env: args.env } : {}) }, e);
       reportAndExit(e, { json: args.json === true });
     }
   },
