@@ -1,48 +1,77 @@
 // keyrack benchmark: whole-process latency of the robot paths against the bundled emulator, as ratios to a bare
-// `node -e 0` and to the real AWS CLI measured in the same run on the same machine. Run: `npm run bench`.
-// Options: BENCH_RUNS (default 15), BENCH_CONCURRENCY (default 100).
-import { spawn } from 'node:child_process';
+// `node -e 0` and to the real AWS CLI, all measured in the same run on the same machine. Run: `npm run bench`.
+//
+// Cases run interleaved: every round runs each case once, in a fresh random order, so a burst of load from
+// elsewhere on the machine spreads over all cases instead of skewing one. The first rounds are warm-ups.
+// Options (environment): BENCH_RUNS (measured rounds, default 20), BENCH_WARMUP (default 2),
+// BENCH_CONCURRENCY (the burst, default 100).
+//
+// What each case is:
+//   node -e 0                 Node start-up alone: the floor.
+//   grant warm                a validation-cache hit, as a robot loop sees it (the fast path, src/cli/fast).
+//   grant warm via cli.cjs    the same, started as dist/cli.cjs, the CommonJS build of the same launcher: what a
+//                             `bin` pointing there would give (Node then never starts its ES module loader).
+//   grant warm, full path     the same hit with KEYRACK_FAST_PATH=0 (citty, YAML, the whole grant), for reference.
+//   grant cold                no validation cache (KEYRACK_VALIDATION_TTL=0) and no cached role credentials:
+//                             GetRoleCredentials + GetCallerIdentity against the emulator.
+//   credential-process warm   a keychain-mode profile's credential_process with its role credentials cached in a
+//                             private gnome-keyring (skipped when the command or the keyring tools are missing).
+//   aws sts get-caller-identity --profile P
+//                             the AWS CLI v2 on the same SSO session, with no cached role credentials either, so it
+//                             makes the same two calls as a cold grant.
+// Then: peak RSS of a warm and a cold grant (kernel accounting via python3's getrusage), and BENCH_CONCURRENCY
+// grants started at once at the moment the access token expires (default validation TTL, as robots run it).
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startKeyring } from './keyring.mjs';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const KEYRACK = join(ROOT, 'bin', 'keyrack.mjs');
-const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+const RUNS = Number(process.env.BENCH_RUNS ?? 20);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
 const AWS_CLI = '/usr/bin/aws';
+const PROFILE = 'acme.prep';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const { startEmulator } = await import(join(ROOT, 'dist', 'emulator.mjs'));
 const keyrack = await import(join(ROOT, 'dist', 'index.mjs'));
+const load0 = loadavg();
 
 const emu = await startEmulator({ autoApprove: 'alice', autoApproveDelayMs: 10 });
 const root = await mkdtemp(join(tmpdir(), 'keyrack-bench-'));
-const home = join(root, 'home');
 const repo = join(root, 'repo');
-await mkdir(home, { recursive: true });
 await mkdir(repo, { recursive: true });
 await writeFile(join(repo, 'keyrack.yml'), await readFile(join(ROOT, 'keyrack.yml.example'), 'utf8'));
+// The AWS CLI ignores AWS_ENDPOINT_URL_* (2.9): endpoint rule-set overrides in AWS_DATA_PATH route it instead.
 const dataPath = join(root, 'aws-data');
 for (const sv of ['sso-oidc/2019-06-10', 'sso/2019-06-10', 'sts/2011-06-15']) {
   await mkdir(join(dataPath, sv), { recursive: true });
   await writeFile(join(dataPath, sv, 'endpoint-rule-set-1.json'), JSON.stringify({ version: '1.0', parameters: {}, rules: [{ conditions: [], type: 'endpoint', endpoint: { url: emu.url, properties: {}, headers: {} } }] }));
 }
-const env = {
-  PATH: process.env.PATH,
-  HOME: home,
-  XDG_STATE_HOME: join(home, '.local', 'state'),
-  XDG_CONFIG_HOME: join(home, '.config'),
-  AWS_ENDPOINT_URL_SSO: emu.url,
-  AWS_ENDPOINT_URL_SSO_OIDC: emu.url,
-  AWS_ENDPOINT_URL_STS: emu.url,
-  AWS_DATA_PATH: dataPath,
-  AWS_EC2_METADATA_DISABLED: 'true',
-  AWS_PAGER: '',
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  BROWSER: 'none',
-};
+
+function sandboxEnv(home, extra = {}) {
+  return {
+    PATH: process.env.PATH,
+    HOME: home,
+    XDG_STATE_HOME: join(home, '.local', 'state'),
+    XDG_CONFIG_HOME: join(home, '.config'),
+    AWS_CONFIG_FILE: join(home, '.aws', 'config'),
+    AWS_ENDPOINT_URL_SSO: emu.url,
+    AWS_ENDPOINT_URL_SSO_OIDC: emu.url,
+    AWS_ENDPOINT_URL_STS: emu.url,
+    AWS_DATA_PATH: dataPath,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_PAGER: '',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    BROWSER: 'none',
+    ...extra,
+  };
+}
 
 // The human step, in-process through the public API (the CLI's unlock insists on a terminal).
 const login = {
@@ -54,12 +83,19 @@ const login = {
   waiting: () => undefined,
   done: () => undefined,
 };
-await keyrack.default.unlock(keyrack.createHumanContext(await keyrack.createRobotContext({ env, cwd: repo }), login), { env: 'prep' });
+async function unlock(env) {
+  await keyrack.default.unlock(keyrack.createHumanContext(await keyrack.createRobotContext({ env, cwd: repo }), login), { env: 'prep' });
+}
 
-function runOnce(cmd, args, extraEnv = {}) {
+const home = join(root, 'home');
+await mkdir(home, { recursive: true });
+const env = sandboxEnv(home);
+await unlock(env);
+
+function runOnce(cmd, args, runEnv) {
   return new Promise((res, rej) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(cmd, args, { cwd: repo, env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: repo, env: runEnv, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (c) => (err += c));
     child.on('error', rej);
@@ -74,77 +110,127 @@ function runOnce(cmd, args, extraEnv = {}) {
 const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  return { median: q(0.5), min: s[0], max: s[s.length - 1], p99: q(0.99) };
+  return { median: s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2, min: s[0], max: s[s.length - 1], p99: q(0.99) };
 };
 
-async function measure(label, cmd, args, { extraEnv = {}, before } = {}) {
-  for (let i = 0; i < 2; i++) {
-    if (before) await before();
-    await runOnce(cmd, args, extraEnv);
-  }
-  const times = [];
-  for (let i = 0; i < RUNS; i++) {
-    if (before) await before();
-    times.push(await runOnce(cmd, args, extraEnv));
-  }
-  return { label, ...stats(times) };
-}
-
-const dropRoleCache = () => rm(join(home, '.aws', 'cli', 'cache'), { recursive: true, force: true });
+const roleCache = join(home, '.aws', 'cli', 'cache');
+const dropRoleCache = () => rm(roleCache, { recursive: true, force: true });
 const grantArgs = [KEYRACK, 'grant', 'AWS_PROFILE', '--env', 'prep'];
-const rows = [];
-rows.push(await measure('node -e 0', process.execPath, ['-e', '0']));
-rows.push(await measure('keyrack grant (warm: validation cache hit)', process.execPath, grantArgs, { extraEnv: { KEYRACK_VALIDATION_TTL: '5m' } }));
-rows.push(await measure('keyrack grant (cold: GetRoleCredentials + GetCallerIdentity)', process.execPath, grantArgs, { extraEnv: { KEYRACK_VALIDATION_TTL: '0' }, before: dropRoleCache }));
-const hasCredentialProcess = (await readFile(join(ROOT, 'dist', 'cli.mjs'), 'utf8')).includes('credential-process');
-if (hasCredentialProcess) {
-  rows.push(await measure('keyrack credential-process (warm)', process.execPath, [KEYRACK, 'credential-process', '--profile', 'acme.prep']));
-}
-const hasAws = existsSync(AWS_CLI);
-if (hasAws) {
-  rows.push(await measure('aws sts get-caller-identity --profile (AWS CLI v2)', AWS_CLI, ['sts', 'get-caller-identity', '--profile', 'acme.prep'], { extraEnv: { AWS_CONFIG_FILE: join(home, '.aws', 'config') } }));
+const WARM_TTL = '5m';
+
+// The warm cases need a validation younger than the TTL and the fast path's record for it: a full-path grant
+// with a shorter TTL validates again when the last one is a minute old, one with the cases' TTL then hits and
+// records. Done between cases (untimed), at most once a minute.
+let primedAt = 0;
+async function prime() {
+  if (Date.now() - primedAt < 60_000) return;
+  await runOnce(process.execPath, grantArgs, { ...env, KEYRACK_VALIDATION_TTL: '1m', KEYRACK_FAST_PATH: '0' });
+  await runOnce(process.execPath, grantArgs, { ...env, KEYRACK_VALIDATION_TTL: WARM_TTL, KEYRACK_FAST_PATH: '0' });
+  primedAt = Date.now();
 }
 
-// Peak RSS of one cold grant, read from the kernel's accounting of a finished child (python3's getrusage).
-async function peakRssMb() {
-  await dropRoleCache();
+const cases = [
+  { id: 'node', label: '`node -e 0`', cmd: process.execPath, args: ['-e', '0'], env },
+  { id: 'warm', label: '`keyrack grant` warm (validation-cache hit, fast path)', cmd: process.execPath, args: grantArgs, env: { ...env, KEYRACK_VALIDATION_TTL: WARM_TTL }, before: prime },
+  { id: 'warm-cjs', label: '`keyrack grant` warm, started as `dist/cli.cjs` (the CommonJS launcher, see below)', cmd: process.execPath, args: [join(ROOT, 'dist', 'cli.cjs'), ...grantArgs.slice(1)], env: { ...env, KEYRACK_VALIDATION_TTL: WARM_TTL }, before: prime },
+  { id: 'warm-full', label: '`keyrack grant` warm, full path (`KEYRACK_FAST_PATH=0`)', cmd: process.execPath, args: grantArgs, env: { ...env, KEYRACK_VALIDATION_TTL: WARM_TTL, KEYRACK_FAST_PATH: '0' }, before: prime },
+  { id: 'cold', label: '`keyrack grant` cold (GetRoleCredentials + GetCallerIdentity)', cmd: process.execPath, args: grantArgs, env: { ...env, KEYRACK_VALIDATION_TTL: '0' }, before: dropRoleCache },
+];
+
+// Keychain mode: a second sandbox whose session keeps its token in a private gnome-keyring, its profiles rewritten
+// to `credential_process = … keyrack credential-process --profile P` by the unlock.
+let keyring;
+if (existsSync(join(ROOT, 'dist', 'cli', 'commands', 'credential-process.mjs'))) {
+  keyring = await startKeyring();
+  if (keyring) {
+    const home2 = join(root, 'home-keychain');
+    await mkdir(join(home2, '.config', 'keyrack'), { recursive: true });
+    await writeFile(join(home2, '.config', 'keyrack', 'config.yml'), 'sso:\n  acme:\n    token_store: keychain\n');
+    const env2 = sandboxEnv(home2, { DBUS_SESSION_BUS_ADDRESS: keyring.address });
+    process.env.DBUS_SESSION_BUS_ADDRESS = keyring.address; // the keychain binding in this process (the unlock)
+    await unlock(env2);
+    await runOnce(process.execPath, [KEYRACK, 'credential-process', '--profile', PROFILE], env2); // caches role credentials
+    cases.push({ id: 'cp', label: '`keyrack credential-process` warm (keychain mode)', cmd: process.execPath, args: [KEYRACK, 'credential-process', '--profile', PROFILE], env: env2 });
+  }
+}
+if (existsSync(AWS_CLI)) {
+  cases.push({ id: 'aws', label: '`aws sts get-caller-identity --profile acme.prep` (AWS CLI v2)', cmd: AWS_CLI, args: ['sts', 'get-caller-identity', '--profile', PROFILE], env, before: dropRoleCache });
+}
+
+const times = new Map(cases.map((c) => [c.id, []]));
+for (let round = 0; round < WARMUP + RUNS; round++) {
+  const order = [...cases].sort(() => Math.random() - 0.5);
+  for (const c of order) {
+    if (c.before) await c.before();
+    const ms = await runOnce(c.cmd, c.args, c.env);
+    if (round >= WARMUP) times.get(c.id).push(ms);
+  }
+}
+const rows = cases.map((c) => ({ ...c, ...stats(times.get(c.id)) }));
+const row = (id) => rows.find((r) => r.id === id);
+
+// Peak RSS of one process, from the kernel's accounting of a finished child (python3's getrusage).
+function peakRssMb(args, runEnv) {
   const py = 'import resource,subprocess,sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)';
-  return new Promise((res) => {
-    const c = spawn('python3', ['-c', py, process.execPath, ...grantArgs], { cwd: repo, env: { ...env, KEYRACK_VALIDATION_TTL: '0' } });
-    let out = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.on('error', () => res(undefined));
-    c.on('close', () => res(out.trim() ? Number(out.trim()) / 1024 : undefined));
-  });
+  const r = spawnSync('python3', ['-c', py, process.execPath, ...args], { cwd: repo, env: runEnv, encoding: 'utf8' });
+  const kb = Number(r.stdout?.trim());
+  return r.status === 0 && kb > 0 ? kb / 1024 : undefined;
 }
-const rss = await peakRssMb();
+primedAt = 0;
+await prime();
+const rssWarm = peakRssMb(grantArgs, { ...env, KEYRACK_VALIDATION_TTL: WARM_TTL });
+await dropRoleCache();
+const rssCold = peakRssMb(grantArgs, { ...env, KEYRACK_VALIDATION_TTL: '0' });
 
-// N concurrent grants at the moment the access token needs a refresh: one refresh, all succeed.
-const { createHash } = await import('node:crypto');
+// CONCURRENCY grants at the moment the access token expires: AWS ends it and the cached file says so too.
 const tokenPath = join(home, '.aws', 'sso', 'cache', `${createHash('sha1').update('acme').digest('hex')}.json`);
 const token = JSON.parse(await readFile(tokenPath, 'utf8'));
-token.expiresAt = new Date(Date.now() + 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+token.expiresAt = new Date(Date.now() - 1_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+await fetch(`${emu.url}/_emulator/expire`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ what: 'access-tokens' }) });
 await writeFile(tokenPath, JSON.stringify(token), { mode: 0o600 });
 await dropRoleCache();
 const seqBefore = Math.max(0, ...(await (await fetch(`${emu.url}/_emulator/calls`)).json()).map((c) => c.seq));
-const burst = await Promise.allSettled(Array.from({ length: CONCURRENCY }, () => runOnce(process.execPath, grantArgs, { KEYRACK_VALIDATION_TTL: '0' })));
-const calls = (await (await fetch(`${emu.url}/_emulator/calls?since=${seqBefore}`)).json());
+const burstStart = process.hrtime.bigint();
+const burst = await Promise.allSettled(Array.from({ length: CONCURRENCY }, () => runOnce(process.execPath, grantArgs, env)));
+const burstWall = Number(process.hrtime.bigint() - burstStart) / 1e6;
+const calls = await (await fetch(`${emu.url}/_emulator/calls?since=${seqBefore}`)).json();
 const refreshes = calls.filter((c) => c.operation === 'CreateToken' && c.grantType === 'refresh_token').length;
 const ok = burst.filter((b) => b.status === 'fulfilled').map((b) => b.value);
 const burstStats = ok.length ? stats(ok) : undefined;
+const failures = burst.filter((b) => b.status === 'rejected').map((b) => String(b.reason.message).split('\n')[0]);
 
+const awsVersion = existsSync(AWS_CLI) ? spawnSync(AWS_CLI, ['--version'], { encoding: 'utf8', env }).stdout.trim().split(' ')[0] : undefined;
 await emu.close();
+await keyring?.close();
 await rm(root, { recursive: true, force: true });
 
-const node = rows[0].median;
 const f = (ms) => `${ms.toFixed(0)} ms`;
-console.log(`\nkeyrack benchmark — ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${RUNS} runs per case (after 2 warm-ups), emulator on 127.0.0.1\n`);
-console.log('| case | median | min–max | × node -e 0 |');
+const node = row('node').median;
+const check = (ok) => (ok ? '✓' : '✗');
+const load1 = loadavg();
+console.log(
+  `\nkeyrack benchmark — ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${availableParallelism()} CPUs, load average ${load0[0].toFixed(1)} → ${load1[0].toFixed(1)}` +
+    `${awsVersion ? `, ${awsVersion}` : ''}; ${RUNS} interleaved rounds (after ${WARMUP} warm-up), emulator on 127.0.0.1\n`,
+);
+console.log('| case | median | min–max | × `node -e 0` |');
 console.log('|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.label} | ${f(r.median)} | ${f(r.min)}–${f(r.max)} | ${(r.median / node).toFixed(2)} |`);
-const cold = rows.find((r) => r.label.startsWith('keyrack grant (cold'));
-const aws = rows.find((r) => r.label.startsWith('aws sts'));
 console.log('');
-if (aws && cold) console.log(`- cold grant vs AWS CLI get-caller-identity: ${(aws.median / cold.median).toFixed(1)}× faster`);
-console.log(`- ${CONCURRENCY} concurrent grants at access-token refresh: ${ok.length}/${CONCURRENCY} succeeded, ${refreshes} refresh call(s)${burstStats ? `, p50 ${f(burstStats.median)}, p99 ${f(burstStats.p99)}` : ''}`);
-console.log(`- peak RSS of a cold grant: ${rss === undefined ? 'n/a (python3 missing)' : `${rss.toFixed(0)} MB`}`);
+const targets = [];
+const warm = row('warm');
+const cold = row('cold');
+const aws = row('aws');
+const cp = row('cp');
+const warmCjs = row('warm-cjs');
+targets.push(`${check(warm.median <= 1.2 * node)} warm grant: ${(warm.median / node).toFixed(2)} × \`node -e 0\` (target ≤ 1.2); started as dist/cli.cjs: ${(warmCjs.median / node).toFixed(2)} ×`);
+targets.push(`${check(cold.median <= 2 * node)} cold grant: ${(cold.median / node).toFixed(2)} × \`node -e 0\` (target ≤ 2)`);
+if (aws) targets.push(`${check(aws.median >= 5 * cold.median)} cold grant vs \`aws sts get-caller-identity\`: ${(aws.median / cold.median).toFixed(1)}× faster (target ≥ 5)`);
+targets.push(cp ? `${check(cp.median <= 1.2 * node)} credential-process warm: ${(cp.median / node).toFixed(2)} × \`node -e 0\` (target ≤ 1.2)` : '- credential-process: not measured (no command or no gnome-keyring here)');
+targets.push(
+  `${check(refreshes === 1 && ok.length === CONCURRENCY && burstStats && burstStats.p99 < 2000)} ${CONCURRENCY} grants at access-token expiry: ${ok.length}/${CONCURRENCY} succeeded, ${refreshes} refresh call(s)` +
+    `${burstStats ? `, p50 ${f(burstStats.median)}, p99 ${f(burstStats.p99)}, max ${f(burstStats.max)}, all done in ${f(burstWall)}` : ''} (target: 1 refresh, all succeed, p99 < 2 s)`,
+);
+if (failures.length) targets.push(`  failures: ${[...new Set(failures)].slice(0, 3).join(' | ')}`);
+const rss = (mb) => (mb === undefined ? 'n/a (python3 missing)' : `${mb.toFixed(0)} MB`);
+targets.push(`${check(rssWarm !== undefined && rssCold !== undefined && Math.max(rssWarm, rssCold) <= 80)} peak RSS: warm grant ${rss(rssWarm)}, cold grant ${rss(rssCold)} (target ≤ 80 MB)`);
+for (const t of targets) console.log(`- ${t}`);

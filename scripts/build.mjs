@@ -19,7 +19,7 @@
 // inspecting what each build pulls in.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
 const metafile = process.argv.includes('--metafile');
@@ -66,7 +66,13 @@ const toFullBuild = {
     });
   },
 };
-const launcher = await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', plugins: [toFullBuild] });
+// No CommonJS in this graph, so no `require` banner: one import less on every start.
+const launcher = await build({ ...common, banner: {}, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', plugins: [toFullBuild] });
+// The same launcher as CommonJS, with a shebang: started as the entry point itself it spares Node its ES module
+// loader until a command needs it (the fast paths never do), about 10 ms of a 40 ms warm grant. Used when the
+// package's bin points at it; the ES module dist/cli.mjs serves bin/keyrack.mjs.
+await build({ ...common, format: 'cjs', banner: { js: '#!/usr/bin/env node' }, outExtension: { '.js': '.cjs' }, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', plugins: [toFullBuild] });
+chmodSync('dist/cli.cjs', 0o755);
 
 const library = await build({
   ...split,

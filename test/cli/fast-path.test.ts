@@ -3,9 +3,10 @@
 // its own checks and refusals) whenever anything it vouches for may have changed. Which path answered is read from
 // the audit trail (`detail.fast`), never from timing. Also here: the hand-built AWS requests' building blocks.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { signV4 } from '../../src/aws/sts.js';
@@ -186,6 +187,24 @@ describe('grant fast path', () => {
     assert.equal((await grant(sb, ['--format', 'yaml'])).code, 2);
     assert.equal((await grant(sb, ['--env', 'prod'])).code, 3, 'another env: no record, the full path refuses');
     assert.equal((await grant(sb, [], { KEYRACK_VALIDATION_TTL: '0' })).fast, false);
+  });
+
+  it('dist/cli.cjs, the CommonJS build of the same launcher, answers the same on both paths', async () => {
+    await prime(sb, ['--credentials']);
+    const cjs = (extra: string[], env: Record<string, string> = {}) =>
+      spawnSync(process.execPath, [resolve('dist/cli.cjs'), 'grant', 'AWS_PROFILE', '--env', 'prep', ...extra], { cwd: sb.repo, env: { ...sb.env, ...env }, encoding: 'utf8' });
+    for (const extra of [['--format', 'json'], ['--credentials', '--format', 'shell']]) {
+      const viaBin = await grant(sb, extra);
+      const fast = cjs(extra);
+      const full = cjs(extra, FAST_OFF);
+      assert.equal(fast.status, 0, fast.stderr);
+      assert.equal(full.status, 0, full.stderr);
+      assert.equal(fast.stdout, viaBin.stdout);
+      assert.equal(full.stdout, viaBin.stdout);
+    }
+    const refused = cjs(['--env', 'prod', '--format', 'json']);
+    assert.equal(refused.status, 3);
+    assert.equal((JSON.parse(refused.stdout) as { error: { reason: string } }).error.reason, 'locked');
   });
 
   it('a damaged record or validation entry only means the full path', async () => {

@@ -23,13 +23,13 @@
 // All file access is synchronous (for a handful of small files that is markedly quicker than the thread pool), and
 // SHA-256 is ./sha256.ts: node:crypto alone would cost more to load than this whole path takes.
 import { closeSync, fstatSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseDuration } from '../../core/duration.js';
 import { findKeyrackFile } from '../../core/keyrack-find.js';
 import { parseFormat, renderGrant } from '../../core/output.js';
 import type { Grant, RoleCredentials } from '../../core/plugin.js';
 import { resolvePaths, type EnvVars, type Paths } from '../../core/runtime.js';
-import { auditPath, currentCaller, DEFAULT_AUDIT_MAX_BYTES, type AuditEvent } from '../../store/audit.js';
+import type { AuditEvent, Caller } from '../../store/audit.js';
 import { fastGrantLookup, readFastGrant, readUnlockRecordSync, readValidationFileSync, statFingerprint } from '../../store/state.js';
 import { roleFilePath } from '../../aws/role-cache.js';
 import { parseAwsTimestamp, tokenFilePath } from '../../aws/token-cache.js';
@@ -39,6 +39,9 @@ import { sha256Hex as sha256 } from './sha256.js';
 /** The same limits as src/aws/grant.ts. */
 const MIN_CREDENTIAL_LIFE_MS = 5 * 60_000;
 const MAX_VALIDATION_TTL_MS = 5 * 60_000;
+/** store/audit.ts's file and rotation size. Not imported: that module loads the file lock (async_hooks) with it. */
+const AUDIT_FILE = 'audit.jsonl';
+const AUDIT_MAX_BYTES = 5 * 1024 * 1024;
 
 const GRANT_FLAGS = { strings: ['env', 'format', 'file', 'wait'], booleans: ['credentials'] } as const;
 
@@ -153,14 +156,31 @@ export function cachedGrant(argv: readonly string[], io: Pick<FastIo, 'env' | 'c
 }
 
 /**
+ * store/audit.ts's currentCaller, without touching process.stdin: creating that stream costs 2–4 ms. A terminal is
+ * always a character device, so anything else (pipe, file, socket) is `tty: false` for certain, and so is
+ * /dev/null; for any other character device (maybe a terminal) this returns undefined and the full path answers.
+ */
+function caller(cwd: string): Caller | undefined {
+  const stdin = fstatSync(0);
+  if (stdin.isCharacterDevice() && stdin.rdev !== statSync('/dev/null').rdev) return undefined;
+  let parent: string | undefined;
+  try {
+    parent = readFileSync(`/proc/${process.ppid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 300) || undefined;
+  } catch {
+    parent = undefined;
+  }
+  return { pid: process.pid, ppid: process.ppid, ...(parent ? { parent } : {}), cwd, tty: false };
+}
+
+/**
  * The full path's audit event for a grant (src/cli/record.ts), plus `fast` so the trail shows which path answered:
  * one write(2) on an O_APPEND descriptor, as store/audit.ts appends. False when the file is due for rotation,
  * which is the full path's job.
  */
 function appendAuditSync(state: string, event: AuditEvent): boolean {
-  const path = auditPath(state);
+  const path = join(state, AUDIT_FILE);
   const line = Buffer.from(`${JSON.stringify(event)}\n`);
-  if ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) + line.length > DEFAULT_AUDIT_MAX_BYTES) return false;
+  if ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) + line.length > AUDIT_MAX_BYTES) return false;
   const fd = openSync(path, 'a', 0o600);
   try {
     writeSync(fd, line);
@@ -174,6 +194,13 @@ function appendAuditSync(state: string, event: AuditEvent): boolean {
 export async function fastGrant(argv: readonly string[], io: FastIo): Promise<boolean> {
   const hit = cachedGrant(argv, io);
   if (!hit) return false;
+  let who: Caller | undefined;
+  try {
+    who = caller(io.cwd);
+  } catch {
+    who = undefined;
+  }
+  if (!who) return false;
   const g = hit.grant;
   const event: AuditEvent = {
     time: new Date(io.now()).toISOString(),
@@ -184,7 +211,7 @@ export async function fastGrant(argv: readonly string[], io: FastIo): Promise<bo
     profile: g.profile,
     arn: g.identity.arn,
     detail: { cached: true, credentials: g.credentials !== undefined, fast: true },
-    caller: currentCaller(io.cwd),
+    caller: who,
   };
   try {
     if (!appendAuditSync(hit.paths.state, event)) return false;
