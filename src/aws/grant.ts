@@ -26,6 +26,9 @@ import { readTokenSteady } from './session-token.js';
 import { resolveTarget, type ProfileTarget } from './target.js';
 import { tokenExpiresAt, tokenFilePath } from './token-cache.js';
 import { checkPins } from './pins.js';
+import { resolveTargetOrRecorded } from './credential-process.js';
+import { proveRef } from './prove.js';
+import { tokenStoreFor } from './token-store.js';
 
 export const DEFAULT_VALIDATION_TTL_MS = 30_000;
 /** Longer reuse would hide a revoked session from robots for longer than anyone would expect. */
@@ -205,9 +208,12 @@ export async function grant(robot: RobotContext, req: GrantRequest): Promise<Gra
   const cmd = unlockCommand(ref.env);
   try {
     const doc = await readAwsConfig(paths.awsConfig, { home: paths.home });
-    const target = resolveTarget(doc, ref);
+    // A hardened-mode profile carries credential_process instead of sso_* keys; its target was recorded at unlock.
+    const target = await resolveTargetOrRecorded(ctx, doc, ref);
+    const store = await tokenStoreFor(ctx.runtime, target.sso);
     const ttl = await ttlSource(ctx.runtime);
-    if (ttl.ms > 0) {
+    // The validation cache and the fast path trust the AWS CLI's files; a keychain session is proven every time.
+    if (ttl.ms > 0 && store.kind === 'aws-cli') {
       const hit = await fromValidationCache(ctx, ref, target, ttl.ms, req.credentials === true);
       if (hit) {
         await vouchForFastPath(ctx, req, ref, target, doc, ttl, hit.entry);
@@ -216,10 +222,9 @@ export async function grant(robot: RobotContext, req: GrantRequest): Promise<Gra
     } else {
       ctx.log.debug('validation cache: disabled (TTL 0)');
     }
-    // The AWS SDK is loaded only now: a validation-cache hit never pays for it.
-    const { validateRef } = await import('./validate.js');
-    const v = await validateRef(ctx, ref, target, cmd);
-    if (ttl.ms > 0) {
+    // The AWS calls are loaded only now: a validation-cache hit never pays for them.
+    const v = await proveRef(ctx, ref, target, store, cmd);
+    if (ttl.ms > 0 && store.kind === 'aws-cli') {
       const entry: ValidationEntry = {
         version: 1,
         env: ref.env,

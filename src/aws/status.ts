@@ -8,7 +8,8 @@ import { loadUserConfig, ssoSettings } from '../store/user-config.js';
 import { readAwsConfig } from './config-file.js';
 import { inspectToken, type TokenState } from './session-token.js';
 import { resolveTargetOrRecorded } from './credential-process.js';
-import { validateRef } from './validate.js';
+import { proveRef } from './prove.js';
+import { tokenStoreFor } from './token-store.js';
 
 export interface KeyStatus {
   env: string;
@@ -47,7 +48,7 @@ export async function status(ctx: RobotContext, req: { env?: string; check?: boo
         if (view.expiresAt !== undefined) s.tokenExpiresAt = view.expiresAt;
         if (view.registrationExpiresAt !== undefined) s.registrationExpiresAt = view.registrationExpiresAt;
         if (req.check) {
-          const v = await validateRef(ctx, ref, target, unlockCommand(ref.env));
+          const v = await proveRef(ctx, ref, target, await tokenStoreFor(ctx.runtime, target.sso), unlockCommand(ref.env));
           s.check = { ok: true, identity: v.identity, credentialsExpireAt: v.credentials.expiresAt };
         }
       } catch (e) {

@@ -32,7 +32,7 @@ import { writeMissingProfiles } from './profile-writer.js';
 import { inspectToken, REFRESH_WINDOW_MS, usableToken } from './session-token.js';
 import type { ProfileTarget, SsoLogin } from './target.js';
 import { tokenStoreFor, type TokenStore } from './token-store.js';
-import { validateRef } from './validate.js';
+import { proveRef } from './prove.js';
 import { recordSessionLogin } from '../watch/session-end.js';
 
 type How = UnlockResult['logins'][number]['how'];
@@ -134,13 +134,7 @@ export async function unlock(ctx: HumanContext, req: UnlockRequest, opts: { proc
   await clearValidations(ctx.runtime.paths.state);
   const validated: ValidatedRef[] = [];
   const proven: { ref: AwsProfileRef; target: ProfileTarget; store: TokenStore }[] = [];
-  const prove = async (ref: AwsProfileRef, t: ProfileTarget) => {
-    const store = storeOf(t);
-    if (store.kind === 'aws-cli') return validateRef(ctx, ref, t, cmd);
-    const v = await validateTarget(ctx, t, ref, store, cmd, { prove: true });
-    if (!v.identity) throw new KeyrackError({ code: 'internal.unproven', reason: 'internal', message: `profile ${t.profile} was not proven with STS` });
-    return { identity: v.identity, credentials: v.credentials, tokenExpiresAt: v.tokenExpiresAt ?? 0 };
-  };
+  const prove = (ref: AwsProfileRef, t: ProfileTarget) => proveRef(ctx, ref, t, storeOf(t), cmd);
   for (const [ref, t] of targets) {
     let v;
     try {

@@ -49,6 +49,22 @@ describe('hardened mode: OS-keychain token store', { timeout: 120_000 }, () => {
     assert.match(sdk.arn ?? '', /^arn:aws:sts::111122223333:assumed-role\/AWSReservedSSO_Developer_/);
   });
 
+  it('keyrack grant, status --check and list-roles work on a keychain-mode profile, writing no secret to a file', async () => {
+    const { sb } = box;
+    const g = await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep']);
+    assert.equal(g.code, 0, g.stderr);
+    assert.equal(g.stdout, 'acme.prep\n');
+    const c = await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep', '--credentials'], { secretsOnStdout: true });
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /"AccessKeyId":"ASIA/);
+    const st = await sb.run(['status', '--check', '--env', 'prep', '--json']);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(st.stdout, /"check":\{"ok":true/);
+    const lr = await sb.run(['list-roles', '--json']);
+    assert.equal(lr.code, 0, lr.stderr);
+    assert.match(lr.stdout, /"referenced":\[\{"role":"Developer"/);
+  });
+
   it('no file under HOME holds the refresh token, the access token, the client secret, or any emulator secret', async () => {
     const t = await keychainToken();
     assert.ok(t?.refreshToken && t.clientSecret);

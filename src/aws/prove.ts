@@ -1,0 +1,19 @@
+// Proving a reference with AWS, whichever store holds its session: the AWS CLI's files (validateRef, which
+// shares role credentials through ~/.aws/cli/cache) or the OS keychain (validateTarget, which keeps them there).
+import { KeyrackError } from '../core/errors.js';
+import type { AwsProfileRef } from '../core/keyrack-file.js';
+import type { RobotContext } from '../core/plugin.js';
+import type { ProfileTarget } from './target.js';
+import type { TokenStore } from './token-store.js';
+import type { Validation } from './validate.js';
+
+export async function proveRef(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, store: TokenStore, cmd: string): Promise<Validation> {
+  if (store.kind === 'aws-cli') {
+    const { validateRef } = await import('./validate.js');
+    return validateRef(ctx, ref, target, cmd);
+  }
+  const { validateTarget } = await import('./credential-process.js');
+  const v = await validateTarget(ctx, target, ref, store, cmd, { prove: true });
+  if (!v.identity) throw new KeyrackError({ code: 'internal.unproven', reason: 'internal', message: `profile ${target.profile} was not proven with STS` });
+  return { identity: v.identity, credentials: v.credentials, tokenExpiresAt: v.tokenExpiresAt ?? 0 };
+}
