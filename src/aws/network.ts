@@ -288,11 +288,13 @@ const PARTITIONS: ReadonlyArray<[RegExp, string]> = [
 /**
  * `https://<prefix>.<region>.<dnsSuffix>` as the SDK's endpoint rules resolve it for SSO (`portal.sso`) and STS
  * (`sts`), or the configured override. Undefined when the environment asks for FIPS or dual-stack endpoints: those
- * calls go through the SDK, which knows every variant.
+ * calls go through the SDK, which knows every variant; so do all calls with KEYRACK_AWS_SDK=1.
  */
 export function awsEndpoint(prefix: 'portal.sso' | 'sts', region: string, override: string | undefined, env: EnvVars): URL | undefined {
+  const on = (v: string | undefined) => v !== undefined && ['true', '1'].includes(v.trim().toLowerCase());
+  // KEYRACK_AWS_SDK=1 sends every call through the AWS SDK clients (slower start-up, same answers).
+  if (on(env.KEYRACK_AWS_SDK)) return undefined;
   if (override) return new URL(override);
-  const on = (v: string | undefined) => v !== undefined && v.trim().toLowerCase() === 'true';
   if (on(env.AWS_USE_FIPS_ENDPOINT) || on(env.AWS_USE_DUALSTACK_ENDPOINT)) return undefined;
   if (!/^[a-z0-9-]+$/.test(region)) return undefined;
   const suffix = PARTITIONS.find(([re]) => re.test(region))?.[1] ?? 'amazonaws.com';

@@ -4,6 +4,8 @@ export interface CallRecord {
   seq: number;
   operation: string;
   grantType?: string;
+  /** The caller's user-agent product token, e.g. `aws-sdk-js/3.1163.0` (never anything secret). */
+  agent?: string;
   status: number;
   /** Emulated time, ISO 8601. */
   time: string;

@@ -205,10 +205,14 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
       return;
     }
     const grantType = r.operation === 'CreateToken' ? parseJsonObject(req.body)?.grantType : undefined;
+    // The client's product token (e.g. `aws-sdk-js/3.x`, `aws-cli/2.x`, `keyrack-aws/0.1.0`): which client called.
+    const ua = nodeReq.headers['user-agent'];
+    const agent = typeof ua === 'string' ? /^[\w.-]+\/[\w.-]+/.exec(ua)?.[0] : undefined;
     const record = (status: number, user?: string) =>
       emu.calls.add({
         operation: r.operation,
         ...(typeof grantType === 'string' ? { grantType } : {}),
+        ...(agent ? { agent } : {}),
         status,
         time: isoSeconds(emu.clock.now()),
         ...(user ? { user } : {}),
