@@ -212,6 +212,8 @@ console.log(
   `\nkeyrack benchmark — ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${availableParallelism()} CPUs, load average ${load0[0].toFixed(1)} → ${load1[0].toFixed(1)}` +
     `${awsVersion ? `, ${awsVersion}` : ''}; ${RUNS} interleaved rounds (after ${WARMUP} warm-up), emulator on 127.0.0.1\n`,
 );
+const dropped = ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS'].filter((k) => process.env[k]);
+if (dropped.length) console.log(`(${dropped.join(', ')} set here, and left out of every case: each adds to every Node start)\n`);
 console.log('| case | median | min–max | × `node -e 0` |');
 console.log('|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.label} | ${f(r.median)} | ${f(r.min)}–${f(r.max)} | ${(r.median / node).toFixed(2)} |`);
