@@ -15,6 +15,7 @@
 // (device_code_push: true), lives in ./device-push.ts and is loaded with a dynamic import only when it is needed,
 // so this module's static graph never reaches src/aws/login (test/watch/module-graph.test.ts checks it).
 import { statSync } from 'node:fs';
+import { appendAudit, currentCaller } from '../store/audit.js';
 import { join } from 'node:path';
 import { unlockCommand } from '../core/access.js';
 import { formatDuration } from '../core/duration.js';
@@ -160,6 +161,14 @@ async function pass(deps: WatchDeps, clients: ProbeClients): Promise<RunReport> 
   const notify = async (event: NotifyEvent, subject: string, key: string, cooldownMs?: number) => {
     const out = await deps.notifier.send(event, { dedupeKey: key, ...(cooldownMs !== undefined ? { cooldownMs } : {}) });
     report.events.push({ event: event.event, subject, sent: out.sent, suppressed: out.suppressed === 'cooldown' });
+    // Every watcher event lands in the audit trail too (best effort; no secret in an event).
+    await appendAudit(state, {
+      time: new Date(clock.now()).toISOString(),
+      command: 'watch',
+      result: event.event === 'session-expired' || event.event === 'robot-blocked' || event.event === 'refresh-failing' ? 'refused' : 'ok',
+      caller: currentCaller(runtime.cwd),
+      detail: { event: event.event, subject, sent: out.sent, suppressed: out.suppressed === 'cooldown' },
+    }).catch(() => undefined);
     return out.sent;
   };
 

@@ -104,6 +104,11 @@ describe('watch pass: probing, failures and notifications', () => {
     }
     assert.deepEqual(types(h), ['session-expired']);
     assert.equal(h.recorded[0]?.event.command, 'keyrack unlock aws --env prep');
+    // …and the watcher's event is in the audit trail.
+    const { readAudit } = await import('../../src/store/audit.js');
+    const watchEvents = (await readAudit(h.runtime.paths.state)).filter((e) => e.command === 'watch' && e.detail?.event === 'session-expired');
+    assert.equal(watchEvents.length, 1);
+    assert.equal(watchEvents[0]?.result, 'refused');
   });
 
   it('a robot refused meanwhile: robot-blocked once per cooldown, with who asked', async () => {
