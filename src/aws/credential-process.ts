@@ -4,7 +4,7 @@
 // cannot read it. So `keyrack unlock` rewrites each profile keyrack.yml references for that session into
 //
 //   [profile acme.prep]
-//   credential_process = '/usr/bin/node' '/…/keyrack-aws/bin/keyrack.mjs' credential-process --profile acme.prep
+//   credential_process = '/usr/bin/node' '/…/keyrack-aws/bin/keyrack.cjs' credential-process --profile acme.prep
 //   region = us-east-1
 //
 // without the sso_* keys (the AWS CLI would prefer SSO over credential_process and look for a token file), and
@@ -171,14 +171,14 @@ export async function resolveTargetOrRecorded(ctx: Pick<RobotContext, 'runtime' 
 export interface ProcessCommand {
   /** absolute path of the node binary */
   node: string;
-  /** absolute path of keyrack's bin/keyrack.mjs */
+  /** absolute path of keyrack's bin/keyrack.cjs (the CommonJS launcher starts fastest) */
   bin: string;
 }
 
 /** This very installation of keyrack: the node running it and the package's own bin (works without PATH). */
 export function defaultProcessCommand(): ProcessCommand {
   const pkg = createRequire(import.meta.url).resolve('keyrack-aws/package.json');
-  return { node: process.execPath, bin: join(dirname(pkg), 'bin', 'keyrack.mjs') };
+  return { node: process.execPath, bin: join(dirname(pkg), 'bin', 'keyrack.cjs') };
 }
 
 /** Quoted for both readers: botocore (shlex.split) and the SDKs (/bin/sh). */

@@ -32,7 +32,7 @@ const NEVER = /SECRET|TOKEN|PASSWORD|^KEYRACK_FILE$|^KEYRACK_DEBUG$/;
 export interface UnitParams {
   /** absolute path of node */
   node: string;
-  /** absolute path of bin/keyrack.mjs */
+  /** absolute path of keyrack's launcher (bin/keyrack.cjs) */
   bin: string;
   intervalMs: number;
   /** $XDG_STATE_HOME/keyrack: the signal directory below it is watched */

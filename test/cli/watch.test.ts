@@ -75,7 +75,7 @@ describe('keyrack watch --install / --uninstall', () => {
     assert.deepEqual(files.map((f) => f.path), ['keyrack-watch.service', 'keyrack-watch.timer', 'keyrack-watch.path'].map((n) => join(dir, n)));
     const [service, timer, path] = files.map((f) => f.text);
     assert.match(service ?? '', /^Type=oneshot$/m);
-    assert.match(service ?? '', new RegExp(`^ExecStart="${process.execPath.replace(/[/.]/g, '\\$&')}" ".*bin/keyrack\\.mjs" watch --once --due$`, 'm'));
+    assert.match(service ?? '', new RegExp(`^ExecStart="${process.execPath.replace(/[/.]/g, '\\$&')}" ".*bin/keyrack\\.cjs" watch --once --due$`, 'm'));
     assert.match(service ?? '', new RegExp(`^Environment="XDG_STATE_HOME=${(sb.env.XDG_STATE_HOME ?? '').replace(/[/.]/g, '\\$&')}"$`, 'm'));
     assert.match(service ?? '', /^Environment="KEYRACK_TOTAL_TIMEOUT_MS=9000"$/m);
     assert.doesNotMatch(r.stdout, /SECRET|not-copied/);

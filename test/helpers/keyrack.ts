@@ -10,7 +10,7 @@ import { SECRET_MARKER } from '../../src/emulator/index.js';
 import { runAws, writeEndpointRules, type AwsResult } from './aws-cli.js';
 import { startTestEmulator, type TestEmulator } from './emulator.js';
 
-export const KEYRACK_BIN = resolve('bin/keyrack.mjs');
+export const KEYRACK_BIN = resolve('bin/keyrack.cjs');
 const LOGIN_OPERATIONS = new Set(['RegisterClient', 'StartDeviceAuthorization', 'Authorize', 'AuthorizeDecision', 'DeviceVerification', 'DeviceDecision']);
 
 export const EXAMPLE_KEYRACK_YML = `org: acme
