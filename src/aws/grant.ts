@@ -27,7 +27,7 @@ import { resolveTarget, type ProfileTarget } from './target.js';
 import { tokenExpiresAt, tokenFilePath } from './token-cache.js';
 import { checkPins } from './pins.js';
 import { resolveTargetOrRecorded } from './credential-process.js';
-import { proveRef } from './prove.js';
+import { proveRef, validationEntry } from './prove.js';
 import { tokenStoreFor } from './token-store.js';
 
 export const DEFAULT_VALIDATION_TTL_MS = 30_000;
@@ -225,17 +225,7 @@ export async function grant(robot: RobotContext, req: GrantRequest): Promise<Gra
     // The AWS calls are loaded only now: a validation-cache hit never pays for them.
     const v = await proveRef(ctx, ref, target, store, cmd);
     if (ttl.ms > 0 && store.kind === 'aws-cli') {
-      const entry: ValidationEntry = {
-        version: 1,
-        env: ref.env,
-        key: ref.key,
-        profile: ref.profile,
-        identity: v.identity,
-        validatedAt: clock.now(),
-        credentialsExpireAt: v.credentials.expiresAt,
-        tokenExpiresAt: v.tokenExpiresAt,
-        tokenKey: target.sso.tokenKey,
-      };
+      const entry = validationEntry(ref, target, v, clock.now());
       await writeValidation(paths.state, entry);
       await vouchForFastPath(ctx, req, ref, target, doc, ttl, entry);
     }

@@ -2,6 +2,7 @@
 // shares role credentials through ~/.aws/cli/cache) or the OS keychain (validateTarget, which keeps them there).
 import { KeyrackError } from '../core/errors.js';
 import type { AwsProfileRef } from '../core/keyrack-file.js';
+import type { ValidationEntry } from '../store/state.js';
 import type { RobotContext } from '../core/plugin.js';
 import type { ProfileTarget } from './target.js';
 import type { TokenStore } from './token-store.js';
@@ -16,4 +17,19 @@ export async function proveRef(ctx: RobotContext, ref: AwsProfileRef, target: Pr
   const v = await validateTarget(ctx, target, ref, store, cmd, { prove: true });
   if (!v.identity) throw new KeyrackError({ code: 'internal.unproven', reason: 'internal', message: `profile ${target.profile} was not proven with STS` });
   return { identity: v.identity, credentials: v.credentials, tokenExpiresAt: v.tokenExpiresAt ?? 0 };
+}
+
+/** What a successful proof leaves in the validation cache (no secret: identity and expiries only). */
+export function validationEntry(ref: AwsProfileRef, target: ProfileTarget, v: Validation, now: number): ValidationEntry {
+  return {
+    version: 1,
+    env: ref.env,
+    key: ref.key,
+    profile: ref.profile,
+    identity: v.identity,
+    validatedAt: now,
+    credentialsExpireAt: v.credentials.expiresAt,
+    tokenExpiresAt: v.tokenExpiresAt,
+    tokenKey: target.sso.tokenKey,
+  };
 }

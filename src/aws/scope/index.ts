@@ -15,8 +15,9 @@ import type { Grant, RobotContext } from '../../core/plugin.js';
 import { dropValidation, readValidation, writeValidation } from '../../store/state.js';
 import { networkFromEnv } from '../clients.js';
 import { readAwsConfig } from '../config-file.js';
-import { resolveTarget } from '../target.js';
-import { validateRef } from '../validate.js';
+import { resolveTargetOrRecorded } from '../credential-process.js';
+import { proveRef, validationEntry } from '../prove.js';
+import { tokenStoreFor } from '../token-store.js';
 import {
   assumeRole, assumeRoleWithWebIdentity, checkAudience, jwtClaims, readWebIdentityToken, tokenSourceLabel,
   type AssumedSession, type ScopeCallContext, type StsCallTarget,
@@ -176,26 +177,16 @@ async function profileGrant(ctx: RobotContext, ref: AwsProfileRef, plan: ScopedG
 
   await requireUnlocked(ctx, ref);
   const cmd = unlockCommand(ref.env);
-  const target = resolveTarget(await readAwsConfig(paths.awsConfig, { home: paths.home }), ref);
+  const target = await resolveTargetOrRecorded(ctx, await readAwsConfig(paths.awsConfig, { home: paths.home }), ref);
   let v;
   try {
-    v = await validateRef(ctx, ref, target, cmd);
+    v = await proveRef(ctx, ref, target, await tokenStoreFor(ctx.runtime, target.sso), cmd);
   } catch (e) {
     await dropValidation(paths.state, ref.env, ref.key, ref.profile).catch(() => undefined);
     throw e;
   }
   // The same proof `grant` records: the profile works now, as this identity.
-  await writeValidation(paths.state, {
-    version: 1,
-    env: ref.env,
-    key: ref.key,
-    profile: ref.profile,
-    identity: v.identity,
-    validatedAt: clock.now(),
-    credentialsExpireAt: v.credentials.expiresAt,
-    tokenExpiresAt: v.tokenExpiresAt,
-    tokenKey: target.sso.tokenKey,
-  });
+  await writeValidation(paths.state, validationEntry(ref, target, v, clock.now()));
   const user = sessionNameFromArn(v.identity.arn);
   if (user) plan.sourceIdentity = sourceIdentity(user).value;
   else plan.notes.push('SourceIdentity omitted: the SSO session ARN carries no user name');
