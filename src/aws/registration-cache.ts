@@ -1,9 +1,8 @@
 // The OIDC client registration cache, `~/.aws/sso/cache/<registrationCacheKey>.json`, as the AWS CLI v2 keeps it.
 // It is a cache: an unreadable, foreign-permission or malformed file is treated as absent, and the next login
 // registers again and replaces it (0600), which is what the CLI would end up doing too.
-import { rm } from 'node:fs/promises';
 import type { Paths } from '../core/runtime.js';
-import { writeFileAtomic } from '../store/files.js';
+import { removeFileIfExists, writeFileAtomic } from '../store/files.js';
 import { pythonJsonDumps, type PyJson } from './cache-keys.js';
 import { formatAwsTimestamp, parseAwsTimestamp, readPrivateFile, tokenFilePath } from './token-cache.js';
 
@@ -70,13 +69,7 @@ export async function writeRegistration(paths: Pick<Paths, 'ssoCache'>, key: str
 }
 
 export async function deleteRegistration(paths: Pick<Paths, 'ssoCache'>, key: string): Promise<boolean> {
-  try {
-    await rm(tokenFilePath(paths, key));
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
+  return removeFileIfExists(tokenFilePath(paths, key));
 }
 
 /**

@@ -2,11 +2,10 @@
 // before it ever looks at the SSO token, so what keyrack writes here is what `aws` uses next.
 // It is a cache: a malformed file, one others can read, or one of another provider type is treated as absent;
 // the next write replaces it (0600).
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Paths } from '../core/runtime.js';
 import { KeyrackError } from '../core/errors.js';
-import { writeFileAtomic } from '../store/files.js';
+import { removeFileIfExists, writeFileAtomic } from '../store/files.js';
 import { isCacheKey, pythonJsonDumps, type PyJson } from './cache-keys.js';
 import { formatAwsTimestamp, parseAwsTimestamp, readPrivateFile } from './token-cache.js';
 
@@ -69,11 +68,5 @@ export async function writeRoleCredentials(paths: Pick<Paths, 'cliCache'>, key: 
 
 /** True when a file was deleted. */
 export async function deleteRoleCredentials(paths: Pick<Paths, 'cliCache'>, key: string): Promise<boolean> {
-  try {
-    await rm(roleFilePath(paths, key));
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
+  return removeFileIfExists(roleFilePath(paths, key));
 }

@@ -1,11 +1,11 @@
 // The SSO token cache `~/.aws/sso/cache/<key>.json`, shared with the AWS CLI v2 and the JS SDK (which refreshes
 // it in place). Written the way the CLI writes it: one line of Python-style JSON, `…Z` timestamps, mode 0600.
-import { open, rm } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Paths } from '../core/runtime.js';
 import { KeyrackError } from '../core/errors.js';
-import { writeFileAtomic } from '../store/files.js';
+import { removeFileIfExists, writeFileAtomic } from '../store/files.js';
 import { isCacheKey, pythonJsonDumps, type PyJson } from './cache-keys.js';
 
 export interface SsoTokenFile {
@@ -163,14 +163,7 @@ export async function writeTokenFile(paths: Pick<Paths, 'ssoCache'>, key: string
 
 /** True when a file was deleted. */
 export async function deleteTokenFile(paths: Pick<Paths, 'ssoCache'>, key: string): Promise<boolean> {
-  const path = tokenFilePath(paths, key);
-  try {
-    await rm(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
+  return removeFileIfExists(tokenFilePath(paths, key));
 }
 
 /** Epoch ms at which the access token expires. */

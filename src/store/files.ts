@@ -45,3 +45,14 @@ export async function readFileIfExists(path: string): Promise<string | undefined
     throw e;
   }
 }
+
+/** Delete a file; true when it existed, false when it was already gone. Other errors propagate. */
+export async function removeFileIfExists(path: string): Promise<boolean> {
+  try {
+    await rm(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { KeyrackError } from '../core/errors.js';
 import type { Identity } from '../core/plugin.js';
-import { readFileIfExists, writeFileAtomic } from './files.js';
+import { readFileIfExists, removeFileIfExists, writeFileAtomic } from './files.js';
 
 export interface UnlockRecord {
   version: 1;
@@ -131,10 +131,7 @@ export async function listUnlockRecords(state: string): Promise<UnlockRecord[]> 
 }
 
 export async function removeUnlockRecord(state: string, env: string): Promise<boolean> {
-  const p = unlockRecordPath(state, env);
-  const existed = (await readFileIfExists(p).catch(() => undefined)) !== undefined;
-  await rm(p, { force: true });
-  return existed;
+  return removeFileIfExists(unlockRecordPath(state, env));
 }
 
 /** The validation entry's file name in the validation dir. */
