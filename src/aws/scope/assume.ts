@@ -210,6 +210,18 @@ function unsignedStsClient(t: StsCallTarget): STSClient {
   });
 }
 
+/** The part of an AssumeRole / AssumeRoleWithWebIdentity answer both calls share. */
+function assumedSession(out: { Credentials?: Parameters<typeof toRoleCredentials>[0]; AssumedRoleUser?: { Arn?: string; AssumedRoleId?: string }; PackedPolicySize?: number; SourceIdentity?: string }): AssumedSession {
+  const arn = out.AssumedRoleUser?.Arn;
+  if (!arn) throw Object.assign(new Error('no AssumedRoleUser'), { name: 'SyntaxError' });
+  return {
+    credentials: toRoleCredentials(out.Credentials),
+    identity: identityFromArn(arn, out.AssumedRoleUser?.AssumedRoleId),
+    ...(out.PackedPolicySize !== undefined ? { packedPolicySize: out.PackedPolicySize } : {}),
+    ...(out.SourceIdentity ? { sourceIdentity: out.SourceIdentity } : {}),
+  };
+}
+
 /** AssumeRole signed with `caller` (the SSO role credentials, or a web-identity session's). */
 export async function assumeRole(t: StsCallTarget, caller: RoleCredentials, input: AssumeInput, c: ScopeCallContext): Promise<AssumedSession> {
   const client = stsClient(t.region, t.endpoints, t.net, caller);
@@ -225,15 +237,7 @@ export async function assumeRole(t: StsCallTarget, caller: RoleCredentials, inpu
       }),
       { abortSignal: deadline(t.net, t.signal) },
     );
-    const credentials = toRoleCredentials(out.Credentials);
-    const arn = out.AssumedRoleUser?.Arn;
-    if (!arn) throw Object.assign(new Error('no AssumedRoleUser'), { name: 'SyntaxError' });
-    return {
-      credentials,
-      identity: identityFromArn(arn, out.AssumedRoleUser?.AssumedRoleId),
-      ...(out.PackedPolicySize !== undefined ? { packedPolicySize: out.PackedPolicySize } : {}),
-      ...(out.SourceIdentity ? { sourceIdentity: out.SourceIdentity } : {}),
-    };
+    return assumedSession(out);
   } catch (e) {
     throw classifyScopeError(e, 'AssumeRole', input, c);
   } finally {
@@ -260,14 +264,8 @@ export async function assumeRoleWithWebIdentity(
       }),
       { abortSignal: deadline(t.net, t.signal) },
     );
-    const credentials = toRoleCredentials(out.Credentials);
-    const arn = out.AssumedRoleUser?.Arn;
-    if (!arn) throw Object.assign(new Error('no AssumedRoleUser'), { name: 'SyntaxError' });
     return {
-      credentials,
-      identity: identityFromArn(arn, out.AssumedRoleUser?.AssumedRoleId),
-      ...(out.PackedPolicySize !== undefined ? { packedPolicySize: out.PackedPolicySize } : {}),
-      ...(out.SourceIdentity ? { sourceIdentity: out.SourceIdentity } : {}),
+      ...assumedSession(out),
       ...(out.SubjectFromWebIdentityToken ? { subjectFromToken: out.SubjectFromWebIdentityToken } : {}),
       ...(out.Audience ? { audience: out.Audience } : {}),
       ...(out.Provider ? { provider: out.Provider } : {}),
