@@ -120,8 +120,14 @@ export async function loadUserConfig(paths: Pick<Paths, 'config'>): Promise<User
     });
   }
   if (text === undefined) return defaultUserConfig(path);
-  return parseUserConfig(text, path);
+  // One command reads the config several times (TTL, then the token store per session): parse each text once.
+  if (lastParsed?.path === path && lastParsed.text === text) return lastParsed.config;
+  const config = parseUserConfig(text, path);
+  lastParsed = { path, text, config };
+  return config;
 }
+
+let lastParsed: { path: string; text: string; config: UserConfig } | undefined;
 
 export function parseUserConfig(text: string, path: string): UserConfig {
   const lines = new LineCounter();
