@@ -8,28 +8,8 @@ import type { Logger } from '../core/log.js';
 import { systemClock, type Clock, type EnvVars } from '../core/runtime.js';
 import { errorName, type AwsOperation } from './classify.js';
 
-export interface NetworkPolicy {
-  /** TCP connect timeout per attempt. */
-  connectTimeoutMs: number;
-  /** Whole request (send to last byte of the answer) per attempt. */
-  requestTimeoutMs: number;
-  /** Overall budget: one call with all its retries, and also one whole robot operation (e.g. a grant). */
-  totalTimeoutMs: number;
-  /** SDK standard retry: exponential backoff with full jitter on 5xx / 429 / throttling / timeouts / resets. */
-  maxAttempts: number;
-}
-
-export const DEFAULT_NETWORK: NetworkPolicy = { connectTimeoutMs: 3000, requestTimeoutMs: 5000, totalTimeoutMs: 10000, maxAttempts: 3 };
-
-export function networkFromEnv(env: Readonly<Record<string, string | undefined>>): NetworkPolicy {
-  const num = (v: string | undefined, d: number, min: number) => (v && /^\d+$/.test(v) ? Math.max(min, Number(v)) : d);
-  return {
-    connectTimeoutMs: num(env.KEYRACK_CONNECT_TIMEOUT_MS, DEFAULT_NETWORK.connectTimeoutMs, 1),
-    requestTimeoutMs: num(env.KEYRACK_REQUEST_TIMEOUT_MS, DEFAULT_NETWORK.requestTimeoutMs, 1),
-    totalTimeoutMs: num(env.KEYRACK_TOTAL_TIMEOUT_MS, DEFAULT_NETWORK.totalTimeoutMs, 1),
-    maxAttempts: num(env.KEYRACK_MAX_ATTEMPTS, DEFAULT_NETWORK.maxAttempts, 1),
-  };
-}
+export { DEFAULT_NETWORK, networkFromEnv, type NetworkPolicy } from './network-policy.js';
+import type { NetworkPolicy } from './network-policy.js';
 
 /** An AbortSignal that fires after the overall budget, chained to an outer signal (Ctrl-C, the operation's budget). */
 export function deadline(net: NetworkPolicy, outer?: AbortSignal): AbortSignal {
@@ -286,11 +266,11 @@ const PARTITIONS: ReadonlyArray<[RegExp, string]> = [
 ];
 
 /**
- * `https://<prefix>.<region>.<dnsSuffix>` as the SDK's endpoint rules resolve it for SSO (`portal.sso`) and STS
- * (`sts`), or the configured override. Undefined when the environment asks for FIPS or dual-stack endpoints: those
+ * `https://<prefix>.<region>.<dnsSuffix>` as the SDK's endpoint rules resolve it for SSO (`portal.sso`), SSO OIDC
+ * (`oidc`) and STS (`sts`), or the configured override. Undefined when the environment asks for FIPS or dual-stack endpoints: those
  * calls go through the SDK, which knows every variant; so do all calls with KEYRACK_AWS_SDK=1.
  */
-export function awsEndpoint(prefix: 'portal.sso' | 'sts', region: string, override: string | undefined, env: EnvVars): URL | undefined {
+export function awsEndpoint(prefix: 'portal.sso' | 'oidc' | 'sts', region: string, override: string | undefined, env: EnvVars): URL | undefined {
   const on = (v: string | undefined) => v !== undefined && ['true', '1'].includes(v.trim().toLowerCase());
   // KEYRACK_AWS_SDK=1 sends every call through the AWS SDK clients (slower start-up, same answers).
   if (on(env.KEYRACK_AWS_SDK)) return undefined;

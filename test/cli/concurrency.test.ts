@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { tokenCacheKey } from '../../src/aws/cache-keys.js';
+import { readAudit } from '../../src/store/audit.js';
+import { validationFileName } from '../../src/store/state.js';
 import { createSandbox, type RunResult, type Sandbox } from '../helpers/keyrack.js';
 
 const N = 50;
@@ -16,6 +18,8 @@ const tokenPath = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${KEY}
 const lockPath = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack', 'locks', `sso-${KEY}.lock`);
 const failurePath = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack', 'locks', `sso-${KEY}.last-failure.json`);
 const roleDir = (sb: Sandbox) => join(sb.home, '.aws', 'cli', 'cache');
+const stateDir = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack');
+const leasePath = (sb: Sandbox) => join(stateDir(sb), 'locks', `lease-${validationFileName('prep', 'AWS_PROFILE', 'acme.prep')}`);
 const digest = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 const lastSeq = async (sb: Sandbox) => Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
@@ -92,6 +96,27 @@ describe(`${N} parallel robots`, { timeout: 180_000 }, () => {
     const next = await sb.run(grantArgs, { env: { KEYRACK_VALIDATION_TTL: '0' } });
     assert.equal(next.code, 0, next.stderr);
     assert.equal((await refreshCalls(sb, since2)).length, 0);
+  });
+
+  it(`${N} grants at expiry with the fast path's record → one validation for all: 1 refresh, 1 GetCallerIdentity, ${N - 1} answered by waiting for it`, async (t) => {
+    // Robots that have been running: their full path left the fast path's record (src/cli/fast/grant.ts).
+    const primed = await sb.run(grantArgs, { env: loadEnv });
+    assert.equal(primed.code, 0, primed.stderr);
+    await expireAccessToken(sb);
+    await rm(roleDir(sb), { recursive: true, force: true });
+    const since = await lastSeq(sb);
+    const audited = (await readAudit(stateDir(sb))).length;
+    const rs = await Promise.all(Array.from({ length: N }, () => sb.run(grantArgs, { env: loadEnv, timeoutMs: 120_000 })));
+    const calls = await sb.emu.control.calls(since);
+    t.diagnostic(`AWS calls: ${JSON.stringify(countBy(calls.map((c) => c.operation)))}`);
+    assert.deepEqual(tally(rs), { 0: N }, rs.filter((r) => r.code !== 0).map((r) => r.stderr).join('\n'));
+    for (const r of rs) assert.equal((JSON.parse(r.stdout) as { value: string }).value, 'acme.prep');
+    // Without the validation lease each process would prove the session itself: N × GetCallerIdentity.
+    assert.deepEqual(countBy(calls.map((c) => c.operation)), { CreateToken: 1, GetRoleCredentials: 1, GetCallerIdentity: 1 });
+    const grants = (await readAudit(stateDir(sb))).slice(audited).filter((e) => e.command === 'grant' && e.result === 'ok');
+    assert.equal(grants.length, N);
+    assert.equal(grants.filter((e) => e.detail?.fast !== true).length, 1, 'one leader took the full path');
+    await assert.rejects(stat(leasePath(sb)), 'the lease went with its holder');
   });
 
   it(`${N} grants during an outage (expired access token, every AWS call 503) → ${N} × exit 4, files byte-identical`, async (t) => {

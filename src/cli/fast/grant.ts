@@ -30,7 +30,9 @@ import { parseFormat, renderGrant } from '../../core/output.js';
 import type { Grant, RoleCredentials } from '../../core/plugin.js';
 import { resolvePaths, type EnvVars, type Paths } from '../../core/runtime.js';
 import type { AuditEvent, Caller } from '../../store/audit.js';
-import { fastGrantLookup, readFastGrant, readUnlockRecordSync, readValidationFileSync, statFingerprint } from '../../store/state.js';
+import { takeLease, waitForLease } from '../../store/lease.js';
+import { fastGrantLookup, lockDir, readFastGrant, readUnlockRecordSync, readValidationFileSync, statFingerprint } from '../../store/state.js';
+import { networkFromEnv } from '../../aws/network-policy.js';
 import { roleFilePath } from '../../aws/role-cache.js';
 import { parseAwsTimestamp, tokenFilePath } from '../../aws/token-cache.js';
 import { parseStrict } from './argv.js';
@@ -112,8 +114,14 @@ function roleCredentials(paths: Paths, roleKey: string, now: number): RoleCreden
   return { accessKeyId: AccessKeyId, secretAccessKey: SecretAccessKey, sessionToken: SessionToken, expiresAt, ...(typeof AccountId === 'string' ? { accountId: AccountId } : {}) };
 }
 
-/** The grant this command line would get from the validation cache, or undefined: run the full path. */
-export function cachedGrant(argv: readonly string[], io: Pick<FastIo, 'env' | 'cwd' | 'now'>): { grant: Grant; text: string; paths: Paths } | undefined {
+/**
+ * What the validation cache says about this command line: a hit (the grant and its text); stale (everything the
+ * record vouches for is unchanged and the key is unlocked, but the validation must be made again: a burst of
+ * robots in that state shares one, see `fastGrant`); or undefined: run the full path.
+ */
+export type Lookup = { kind: 'hit'; grant: Grant; text: string; paths: Paths } | { kind: 'stale'; lease: string };
+
+export function cachedGrant(argv: readonly string[], io: Pick<FastIo, 'env' | 'cwd' | 'now'>): Lookup | undefined {
   const { env } = io;
   if (env.KEYRACK_DEBUG === '1' || env.KEYRACK_FAST_PATH === '0') return undefined;
   const args = parseStrict(argv, GRANT_FLAGS, 1);
@@ -137,19 +145,21 @@ export function cachedGrant(argv: readonly string[], io: Pick<FastIo, 'env' | 'c
     const now = io.now();
     const unlock = readUnlockRecordSync(paths.state, rec.env);
     if (!unlock || !Object.hasOwn(unlock.keys, rec.key) || (unlock.until !== undefined && unlock.until <= now)) return undefined;
+    // From here on a miss means the full path would validate with AWS again.
+    const stale = { kind: 'stale', lease: join(lockDir(paths.state), `lease-${rec.validationFile}`) } as const;
     const hit = readValidationFileSync(paths.state, rec.validationFile, rec.env, rec.key, rec.profile);
-    if (!hit || hit.validatedAt !== rec.validatedAt || hit.tokenKey !== rec.tokenKey) return undefined;
+    if (!hit || hit.validatedAt !== rec.validatedAt || hit.tokenKey !== rec.tokenKey) return stale;
     const age = now - hit.validatedAt;
-    if (age < 0 || age >= rec.ttlMs || hit.credentialsExpireAt - now <= MIN_CREDENTIAL_LIFE_MS) return undefined;
+    if (age < 0 || age >= rec.ttlMs || hit.credentialsExpireAt - now <= MIN_CREDENTIAL_LIFE_MS) return stale;
     const tokenEnd = tokenExpiry(paths, rec.tokenKey);
-    if (tokenEnd === undefined || tokenEnd <= now) return undefined;
+    if (tokenEnd === undefined || tokenEnd <= now) return stale;
     const grant: Grant = { env: rec.env, key: rec.key, profile: rec.profile, identity: hit.identity, expiresAt: hit.credentialsExpireAt, cached: true };
     if (credentials) {
       const rc = roleCredentials(paths, rec.roleKey, now);
-      if (!rc || Math.floor(rc.expiresAt / 1000) !== Math.floor(hit.credentialsExpireAt / 1000)) return undefined;
+      if (!rc || Math.floor(rc.expiresAt / 1000) !== Math.floor(hit.credentialsExpireAt / 1000)) return stale;
       grant.credentials = rc;
     }
-    return { grant, text: renderGrant(grant, format), paths };
+    return { kind: 'hit', grant, text: renderGrant(grant, format), paths };
   } catch {
     return undefined; // any doubt: the full path decides, and reports
   }
@@ -190,10 +200,34 @@ function appendAuditSync(state: string, event: AuditEvent): boolean {
   return true;
 }
 
-/** `keyrack grant …` from the validation cache: true when it answered (audit event written, output printed). */
+/** A lease older than this was left by a process that hung or died: no waiter respects it. */
+const LEASE_STALE_MS = 30_000;
+
+/**
+ * `keyrack grant …` from the validation cache: true when it answered (audit event written, output printed).
+ *
+ * When the validation is stale (its TTL ran out, the access token expired) the first robot to notice takes the
+ * validation lease and returns false: its full path validates (refreshing the token once for everyone, under the
+ * token lock) and leaves a new validation entry and record; the lease goes when its process exits. Robots arriving
+ * meanwhile wait for the lease, then look again: a burst of N robots makes one validation, not N, and N-1 of them
+ * never load the full path. A waiter whose second look misses (the leader was refused, or gave up) takes the full
+ * path, which decides and reports for itself.
+ */
 export async function fastGrant(argv: readonly string[], io: FastIo): Promise<boolean> {
-  const hit = cachedGrant(argv, io);
-  if (!hit) return false;
+  let found = cachedGrant(argv, io);
+  if (found?.kind === 'stale') {
+    const lease = found.lease;
+    try {
+      if (takeLease(lease, io.now(), LEASE_STALE_MS)) return false;
+      const budget = networkFromEnv(io.env).totalTimeoutMs;
+      if (!(await waitForLease(lease, { now: io.now, deadline: io.now() + budget, staleMs: LEASE_STALE_MS }))) return false;
+    } catch {
+      return false;
+    }
+    found = cachedGrant(argv, io);
+  }
+  if (found?.kind !== 'hit') return false;
+  const hit = found;
   let who: Caller | undefined;
   try {
     who = caller(io.cwd);

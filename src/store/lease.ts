@@ -1,0 +1,105 @@
+// A validation lease: when many robots find the same validation stale at once (the moment an access token
+// expires, a burst of agents starting together), the first one to arrive validates with AWS and the others wait
+// for its answer instead of each loading the full grant and asking AWS themselves.
+//
+// It is an optimisation only, never a guarantee: two leaders (a race while breaking a dead holder's lease) just
+// validate twice, and a waiter that gives up takes the full path, which validates on its own. So, unlike
+// store/lock.ts, it needs no guard file; and it is synchronous, node:fs only, because the fast path
+// (src/cli/fast) uses it before anything else is loaded.
+//
+// The file holds {pid, host, createdAt} (0600, in a 0700 directory). The holder removes it when its process exits
+// (an exit hook: the lease covers the whole command, whatever way it ends). A lease whose holder is dead, or that
+// is older than `staleMs`, counts as gone.
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+
+interface LeaseInfo {
+  pid: number;
+  host: string;
+  createdAt: number;
+}
+
+function readInfo(path: string): LeaseInfo | undefined {
+  try {
+    const o = JSON.parse(readFileSync(path, 'utf8')) as Partial<LeaseInfo> | null;
+    if (o && typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.createdAt === 'number') return { pid: o.pid, host: o.host, createdAt: o.createdAt };
+  } catch {
+    // gone, or caught between create and write: judged by the file's age below
+  }
+  return undefined;
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether a live lease is at `path`: a holder that still runs (on this host) and is younger than `staleMs`. */
+export function leaseHeld(path: string, now: number, staleMs: number): boolean {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) return false;
+  const info = readInfo(path);
+  if (!info) return now - st.mtimeMs < Math.min(staleMs, 1_000);
+  if (info.host === hostname() && !alive(info.pid)) return false;
+  return now - info.createdAt < staleMs;
+}
+
+/**
+ * Take the lease at `path` for the rest of this process; false when someone else holds a live one. A dead or
+ * stale lease is removed first. Released by an exit hook, if the file is still this process's.
+ */
+export function takeLease(path: string, now: number, staleMs: number): boolean {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx', 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (leaseHeld(path, now, staleMs)) return false;
+      try {
+        unlinkSync(path);
+      } catch {
+        // someone else broke it first
+      }
+      continue;
+    }
+    try {
+      writeSync(fd, `${JSON.stringify({ pid: process.pid, host: hostname(), createdAt: now } satisfies LeaseInfo)}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    const ino = statSync(path).ino;
+    process.once('exit', () => {
+      try {
+        if (statSync(path).ino === ino) unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    });
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Wait while a live lease is at `path`, at most until `deadline` (epoch ms by `now`). True when it was released
+ * (or its holder died) in time. Polls with a growing interval (5 ms doubling to 40 ms): a burst means many
+ * waiters, and their polling must not starve the one process doing the work.
+ */
+export async function waitForLease(path: string, opts: { now(): number; deadline: number; staleMs: number }): Promise<boolean> {
+  let poll = 5;
+  for (;;) {
+    const now = opts.now();
+    if (!leaseHeld(path, now, opts.staleMs)) return true;
+    if (now >= opts.deadline) return false;
+    await new Promise((r) => setTimeout(r, Math.min(poll, Math.max(1, opts.deadline - now))));
+    poll = Math.min(poll * 2, 40);
+  }
+}
