@@ -30,7 +30,8 @@ import { join, resolve } from 'node:path';
 import { startKeyring } from './keyring.mjs';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
-const KEYRACK = join(ROOT, 'bin', 'keyrack.mjs');
+// The installed command (package.json `bin`): the CommonJS launcher.
+const KEYRACK = join(ROOT, 'bin', 'keyrack.cjs');
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
@@ -132,7 +133,7 @@ async function prime() {
 const cases = [
   { id: 'node', label: '`node -e 0`', cmd: process.execPath, args: ['-e', '0'], env },
   { id: 'warm', label: '`keyrack grant` warm (validation-cache hit, fast path)', cmd: process.execPath, args: grantArgs, env: { ...env, KEYRACK_VALIDATION_TTL: WARM_TTL }, before: prime },
-  { id: 'warm-cjs', label: '`keyrack grant` warm, started as `dist/cli.cjs` (the CommonJS launcher, see below)', cmd: process.execPath, args: [join(ROOT, 'dist', 'cli.cjs'), ...grantArgs.slice(1)], env: { ...env, KEYRACK_VALIDATION_TTL: WARM_TTL }, before: prime },
+  { id: 'warm-esm', label: '`keyrack grant` warm, started as `bin/keyrack.mjs` (the ES module entry, for comparison)', cmd: process.execPath, args: [join(ROOT, 'bin', 'keyrack.mjs'), ...grantArgs.slice(1)], env: { ...env, KEYRACK_VALIDATION_TTL: WARM_TTL }, before: prime },
   { id: 'warm-full', label: '`keyrack grant` warm, full path (`KEYRACK_FAST_PATH=0`)', cmd: process.execPath, args: grantArgs, env: { ...env, KEYRACK_VALIDATION_TTL: WARM_TTL, KEYRACK_FAST_PATH: '0' }, before: prime },
   { id: 'cold', label: '`keyrack grant` cold (GetRoleCredentials + GetCallerIdentity)', cmd: process.execPath, args: grantArgs, env: { ...env, KEYRACK_VALIDATION_TTL: '0' }, before: dropRoleCache },
 ];
@@ -182,7 +183,9 @@ const rssWarm = peakRssMb(grantArgs, { ...env, KEYRACK_VALIDATION_TTL: WARM_TTL 
 await dropRoleCache();
 const rssCold = peakRssMb(grantArgs, { ...env, KEYRACK_VALIDATION_TTL: '0' });
 
-// CONCURRENCY grants at the moment the access token expires: AWS ends it and the cached file says so too.
+// CONCURRENCY grants at the moment the access token expires: AWS ends it and the cached file says so too. The
+// robots have been running with this environment before (one grant here), so the fast path has its record.
+await runOnce(process.execPath, grantArgs, env);
 const tokenPath = join(home, '.aws', 'sso', 'cache', `${createHash('sha1').update('acme').digest('hex')}.json`);
 const token = JSON.parse(await readFile(tokenPath, 'utf8'));
 token.expiresAt = new Date(Date.now() - 1_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -195,6 +198,7 @@ const burst = await Promise.allSettled(Array.from({ length: CONCURRENCY }, () =>
 const burstWall = Number(process.hrtime.bigint() - burstStart) / 1e6;
 const calls = await (await fetch(`${emu.url}/_emulator/calls?since=${seqBefore}`)).json();
 const refreshes = calls.filter((c) => c.operation === 'CreateToken' && c.grantType === 'refresh_token').length;
+const validations = calls.filter((c) => c.operation === 'GetCallerIdentity').length;
 const ok = burst.filter((b) => b.status === 'fulfilled').map((b) => b.value);
 const burstStats = ok.length ? stats(ok) : undefined;
 const failures = burst.filter((b) => b.status === 'rejected').map((b) => String(b.reason.message).split('\n')[0]);
@@ -223,13 +227,13 @@ const warm = row('warm');
 const cold = row('cold');
 const aws = row('aws');
 const cp = row('cp');
-const warmCjs = row('warm-cjs');
-targets.push(`${check(warm.median <= 1.2 * node)} warm grant: ${(warm.median / node).toFixed(2)} × \`node -e 0\` (target ≤ 1.2); started as dist/cli.cjs: ${(warmCjs.median / node).toFixed(2)} ×`);
+const warmEsm = row('warm-esm');
+targets.push(`${check(warm.median <= 1.2 * node)} warm grant: ${(warm.median / node).toFixed(2)} × \`node -e 0\` (target ≤ 1.2); started as the ES module entry: ${(warmEsm.median / node).toFixed(2)} ×`);
 targets.push(`${check(cold.median <= 2 * node)} cold grant: ${(cold.median / node).toFixed(2)} × \`node -e 0\` (target ≤ 2)`);
 if (aws) targets.push(`${check(aws.median >= 5 * cold.median)} cold grant vs \`aws sts get-caller-identity\`: ${(aws.median / cold.median).toFixed(1)}× faster (target ≥ 5)`);
 targets.push(cp ? `${check(cp.median <= 1.2 * node)} credential-process warm: ${(cp.median / node).toFixed(2)} × \`node -e 0\` (target ≤ 1.2)` : '- credential-process: not measured (no command or no gnome-keyring here)');
 targets.push(
-  `${check(refreshes === 1 && ok.length === CONCURRENCY && burstStats && burstStats.p99 < 2000)} ${CONCURRENCY} grants at access-token expiry: ${ok.length}/${CONCURRENCY} succeeded, ${refreshes} refresh call(s)` +
+  `${check(refreshes === 1 && ok.length === CONCURRENCY && burstStats && burstStats.p99 < 2000)} ${CONCURRENCY} grants at access-token expiry: ${ok.length}/${CONCURRENCY} succeeded, ${refreshes} refresh call(s), ${validations} validation(s) (GetCallerIdentity)` +
     `${burstStats ? `, p50 ${f(burstStats.median)}, p99 ${f(burstStats.p99)}, max ${f(burstStats.max)}, all done in ${f(burstWall)}` : ''} (target: 1 refresh, all succeed, p99 < 2 s)`,
 );
 if (failures.length) targets.push(`  failures: ${[...new Set(failures)].slice(0, 3).join(' | ')}`);
