@@ -1,9 +1,13 @@
 // Shared OIDC token types, and the refresh call: the one OIDC operation a robot may make (it needs no human).
-import { CreateTokenCommand, type CreateTokenCommandOutput } from '@aws-sdk/client-sso-oidc';
+//
+// The refresh (CreateToken, grant type refresh_token) is a hand-built REST-JSON request (network.ts), like the
+// portal and STS calls: a refresh holder, or a watcher refreshing every hour, never loads or builds an SDK client.
+// With FIPS or dual-stack endpoints switched on, KEYRACK_AWS_SDK=1, or no `env` given, it goes through the SDK.
 import type { Logger } from '../core/log.js';
-import type { Endpoints } from '../core/runtime.js';
+import type { Endpoints, EnvVars } from '../core/runtime.js';
 import { classifyAwsError } from './classify.js';
-import { deadline, observed, oidcClient, type NetworkPolicy } from './clients.js';
+import { awsEndpoint, awsUrl, deadline, observed, sendAwsRequest, USER_AGENT, type NetworkPolicy } from './network.js';
+import { restJsonErrorName } from './portal.js';
 
 export interface OidcTarget {
   region: string;
@@ -12,6 +16,11 @@ export interface OidcTarget {
   signal?: AbortSignal;
   /** Debug log for the call (operation, outcome, duration; never a token). */
   log?: Logger;
+  /**
+   * The environment (KEYRACK_AWS_SDK, AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT). Given: the refresh is a
+   * hand-built request unless one of those is on. Absent: it goes through the SDK.
+   */
+  env?: EnvVars;
 }
 
 export interface TokenGrant {
@@ -21,9 +30,33 @@ export interface TokenGrant {
   refreshToken?: string;
 }
 
-export function toGrant(out: CreateTokenCommandOutput): TokenGrant {
+/** The fields of a CreateToken answer keyrack uses (the SDK's output, or the parsed JSON body). */
+export interface CreateTokenAnswer {
+  accessToken?: string | undefined;
+  expiresIn?: number | undefined;
+  refreshToken?: string | undefined;
+}
+
+export function toGrant(out: CreateTokenAnswer): TokenGrant {
   if (!out.accessToken || !out.expiresIn) throw Object.assign(new Error('incomplete token'), { name: 'SyntaxError' });
   return { accessToken: out.accessToken, expiresIn: out.expiresIn, ...(out.refreshToken ? { refreshToken: out.refreshToken } : {}) };
+}
+
+/** The JSON body of a 2xx CreateToken answer; anything else is "unreadable" (never half-trusted). */
+function parseTokenBody(body: string): CreateTokenAnswer {
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch {
+    v = undefined;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw Object.assign(new Error('unreadable answer'), { name: 'SyntaxError' });
+  const j = v as Record<string, unknown>;
+  return {
+    accessToken: typeof j.accessToken === 'string' ? j.accessToken : undefined,
+    expiresIn: typeof j.expiresIn === 'number' ? j.expiresIn : undefined,
+    refreshToken: typeof j.refreshToken === 'string' ? j.refreshToken : undefined,
+  };
 }
 
 export async function refreshAccessToken(
@@ -32,19 +65,23 @@ export async function refreshAccessToken(
   refreshToken: string,
   ctx: { subject: string; unlockCommand: string },
 ): Promise<TokenGrant> {
-  const client = oidcClient(t.region, t.endpoints, t.net);
   try {
-    const out = await observed(t.log, 'CreateToken', () =>
-      client.send(
-        new CreateTokenCommand({ clientId: reg.clientId, clientSecret: reg.clientSecret, grantType: 'refresh_token', refreshToken }),
-        { abortSignal: deadline(t.net, t.signal) },
-      ),
-    );
-    return toGrant(out);
+    const endpoint = t.env ? awsEndpoint('oidc', t.region, t.endpoints.ssoOidc, t.env) : undefined;
+    if (!endpoint) {
+      const { createTokenViaSdk } = await import('./oidc-token-sdk.js');
+      return toGrant(await observed(t.log, 'CreateToken', () => createTokenViaSdk(t, { ...reg, grantType: 'refresh_token', refreshToken })));
+    }
+    const body = JSON.stringify({ clientId: reg.clientId, clientSecret: reg.clientSecret, grantType: 'refresh_token', refreshToken });
+    const req = {
+      method: 'POST' as const,
+      url: awsUrl(endpoint, '/token'),
+      headers: { 'content-type': 'application/json', accept: 'application/json', 'user-agent': USER_AGENT },
+      body,
+      errorName: restJsonErrorName,
+    };
+    const out = await observed(t.log, 'CreateToken', () => sendAwsRequest(req, t.net, deadline(t.net, t.signal)));
+    return toGrant(parseTokenBody(out.body));
   } catch (e) {
     throw classifyAwsError(e, { ...ctx, operation: 'CreateToken' });
-  } finally {
-    client.destroy();
   }
 }
-
