@@ -134,9 +134,14 @@ function retryAfterMs(headers: AwsAnswer['headers'], now: number): number | unde
   return Number.isNaN(at) ? undefined : at - now;
 }
 
+// Imported on first use and kept: an import() per call costs a module-loader round trip each time (a thread hop
+// under a loader hook such as tsx's), which a watcher or a long soak pays thousands of times.
+let httpModule: Promise<typeof import('node:http')> | undefined;
+let httpsModule: Promise<typeof import('node:https')> | undefined;
+
 /** One attempt: connect limit, whole-request limit, abort; resolves with any HTTP answer, rejects on network errors. */
 async function attempt(req: AwsRequest, headers: Record<string, string>, net: NetworkPolicy, signal: AbortSignal | undefined): Promise<Omit<AwsAnswer, '$metadata'>> {
-  const lib = req.url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const lib = req.url.protocol === 'https:' ? await (httpsModule ??= import('node:https')) : await (httpModule ??= import('node:http'));
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(abortError());

@@ -33,6 +33,7 @@ import { networkFromEnv, withBudget } from '../aws/clients.js';
 import { ProbeClients, probeWithAws } from './aws-probe.js';
 import { readAwsConfig, type AwsConfigDoc } from '../aws/config-file.js';
 import { inspectToken } from '../aws/session-token.js';
+import { openTokenStore } from '../aws/token-store.js';
 import { resolveTargetOrRecorded } from '../aws/credential-process.js';
 import type { ProfileTarget, SsoLogin } from '../aws/target.js';
 import { dueWarning, estimateSessionEnd, withLogin, withRecordedLogin } from './session-end.js';
@@ -49,7 +50,7 @@ export interface WatchDeps {
   signal?: AbortSignal;
   /** Probe every session now instead of only those whose interval has passed. */
   force?: boolean;
-  /** SDK clients kept between passes (a long-running watcher); a pass without them makes and closes its own. */
+  /** What the cache files said, kept between passes (a long-running watcher); a pass without it starts afresh. */
   clients?: ProbeClients;
   /** Kept between passes: files re-read only when they changed. */
   cache?: PassCache;
@@ -334,9 +335,11 @@ async function probeSession(deps: WatchDeps, clients: ProbeClients, w: Watched, 
   if (!first) return prev;
   const ctx = withBudget(robotCtx(deps), networkFromEnv(runtime.env));
   const cmd = unlockCommand(first.ref.env);
+  // The store this pass's user config names (legacy profiles: always the AWS CLI files).
+  const storeKind = w.sso.session === undefined ? 'aws-cli' : ssoSettings(config, w.sso.session).tokenStore;
   let next: SessionWatch = { ...prev, sso: w.sso.label, ...(w.sso.session ? { ssoName: w.sso.session } : {}) };
   try {
-    const v = await probeWithAws(ctx, first.ref, first.target, cmd, clients, prev.lastProvenAt);
+    const v = await probeWithAws(ctx, first.ref, first.target, cmd, clients, prev.lastProvenAt, storeKind);
     const t = clock.now();
     if (v.sessionProven) next.lastProvenAt = t;
     // Seen dead before and alive now, with no login recorded since: someone signed in (keyrack unlock records
@@ -352,7 +355,7 @@ async function probeSession(deps: WatchDeps, clients: ProbeClients, w: Watched, 
     const t = clock.now();
     const lastError = { reason: err.reason, code: err.code, message: err.message };
     log.debug('watch: probe failed', { sso: w.sso.label, reason: err.reason, code: err.code });
-    const view = await inspectToken(ctx, w.sso).catch(() => undefined);
+    const view = await openTokenStore(runtime, storeKind).then((store) => inspectToken(ctx, w.sso, store)).catch(() => undefined);
     next = { ...next, lastProbeAt: t, lastError, ...(view?.expiresAt !== undefined ? { tokenExpiresAt: view.expiresAt } : {}) };
     if (err.reason === 'expired' || err.reason === 'locked') {
       next = { ...next, status: 'expired', lastDeadAt: t, failures: 0, nextProbeAt: t + config.watch.intervalMs };

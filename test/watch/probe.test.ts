@@ -8,6 +8,7 @@ import { readTokenFile } from '../../src/aws/token-cache.js';
 import { openTokenStore } from '../../src/aws/token-store.js';
 import { describeRequester, listLoginSignals, recordLoginRequired } from '../../src/store/signal.js';
 import { removeUnlockRecord } from '../../src/store/state.js';
+import { loadUserConfig, ssoSettings } from '../../src/store/user-config.js';
 import { backoffMs, PassCache, watchOnce, type WatchDeps } from '../../src/watch/probe.js';
 import { dueWarning, recordSessionLogin } from '../../src/watch/session-end.js';
 import { readSessionWatch } from '../../src/watch/state.js';
@@ -239,11 +240,14 @@ describe('watch pass: a session kept in the OS keychain (token_store: keychain)'
     await store.writeToken({ tokenKey: TOKEN_KEY }, file.token); // … then moved into the keychain, as keyrack migrate does
     await rm(file.path);
     await h.unlock(at);
-    const r = await watchOnce(deps(h));
+    // A pass takes the store from the user config it was given (keyrack watch loads it from the file every pass).
+    const config = await loadUserConfig(h.runtime.paths);
+    assert.equal(ssoSettings(config, 'acme').tokenStore, 'keychain');
+    const r = await watchOnce(deps(h, { config }));
     assert.equal(r.sessions[0]?.status, 'alive', JSON.stringify(r));
     assert.deepEqual((await readdir(h.runtime.paths.cliCache).catch(() => [])).filter((n) => n.endsWith('.json')), [], 'no role credentials in ~/.aws/cli/cache');
     assert.equal(await readTokenFile(h.runtime.paths, TOKEN_KEY), undefined, 'no token file');
-    const again = await watchOnce(deps(h, { force: true }));
+    const again = await watchOnce(deps(h, { config, force: true }));
     assert.equal(again.sessions[0]?.status, 'alive');
   });
 });
