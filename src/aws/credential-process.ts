@@ -28,7 +28,10 @@ import { requireUnlocked, unlockCommand } from '../core/access.js';
 import { KeyrackError, isKeyrackError } from '../core/errors.js';
 import type { AwsProfileRef } from '../core/keyrack-file.js';
 import type { Identity, RobotContext, RoleCredentials } from '../core/plugin.js';
+import { createHash } from 'node:crypto';
 import { readFileIfExists, writeFileAtomic } from '../store/files.js';
+import { dropFastProcess, readSettled, writeFastProcess } from '../store/state.js';
+import { parseUserConfig, ssoSettings, userConfigPath } from '../store/user-config.js';
 import { findSection, parseAwsConfig, resolveProfile, resolveSsoSession, upsertSection, type AwsConfigDoc } from './config-file.js';
 import { networkFromEnv, withBudget } from './network.js';
 import { checkPins } from './pins.js';
@@ -37,51 +40,17 @@ import { usableToken, type UsableToken } from './session-token.js';
 import { resolveTarget, type ProfileTarget, type SsoLogin } from './target.js';
 import { tokenStoreFor, type TokenStore } from './token-store.js';
 import { roleCacheKey, tokenCacheKey } from './cache-keys.js';
+import { checkProfileName, parseProcessTarget, processDir, processTargetPath, type ProcessTarget, type ProcessTargetRef } from './process-target.js';
+
+export { processTargetPath, renderProcessOutput, type ProcessTarget, type ProcessTargetRef } from './process-target.js';
 
 // ---------------------------------------------------------------------------------------------------------------
-// The recorded target of a keychain-mode profile
-
-export interface ProcessTargetRef {
-  env: string;
-  key: string;
-  /** keyrack.yml pins of that key */
-  account?: string;
-  role?: string;
-}
-
-export interface ProcessTarget {
-  version: 1;
-  profile: string;
-  /** The keyrack.yml keys this profile backs; credential-process serves while any of them is unlocked. */
-  refs: ProcessTargetRef[];
-  sso: { session: string; startUrl: string; region: string; scopes?: string[] };
-  accountId: string;
-  roleName: string;
-  /** epoch ms */
-  updatedAt: number;
-}
-
-const PROFILE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
-const processDir = (state: string) => join(state, 'process-profiles');
-export const processTargetPath = (state: string, profile: string) => join(processDir(state), `${profile}.json`);
-
-function checkProfileName(profile: string): void {
-  if (!PROFILE_NAME.test(profile)) {
-    throw new KeyrackError({ code: 'credential-process.bad-profile', reason: 'invalid-input', message: 'the profile name has characters a profile cannot have', fix: 'pass the profile name from ~/.aws/config: --profile NAME' });
-  }
-}
+// The recorded target of a keychain-mode profile (its shape and file: ./process-target.ts)
 
 export async function readProcessTarget(state: string, profile: string): Promise<ProcessTarget | undefined> {
   checkProfileName(profile);
   const text = await readFileIfExists(processTargetPath(state, profile));
-  if (text === undefined) return undefined;
-  try {
-    const t = JSON.parse(text) as Partial<ProcessTarget>;
-    if (t.version !== 1 || t.profile !== profile || !Array.isArray(t.refs) || !t.sso || typeof t.sso.session !== 'string' || typeof t.accountId !== 'string' || typeof t.roleName !== 'string') return undefined;
-    return t as ProcessTarget;
-  } catch {
-    return undefined; // damaged: treated as absent, which refuses (the safe direction)
-  }
+  return text === undefined ? undefined : parseProcessTarget(text, profile);
 }
 
 export async function writeProcessTarget(state: string, target: ProcessTarget): Promise<void> {
@@ -363,10 +332,44 @@ async function unlockedRef(ctx: RobotContext, target: ProcessTarget): Promise<Aw
   throw first ?? new KeyrackError({ code: 'unlock.none', reason: 'locked', message: `profile ${target.profile} backs no unlocked key`, fix: 'a human runs keyrack unlock in the repo whose keyrack.yml references it' });
 }
 
+/**
+ * Leave the fast path's record (store/state.ts FastProcessRecord) after serving from the keychain: the user config
+ * is read again and must still put this session in the keychain, so the record never vouches for a text that was
+ * not the one used. Best effort: a failure only means no fast path.
+ */
+async function vouchForFastPath(ctx: RobotContext, targetText: string, target: ProfileTarget): Promise<void> {
+  const { paths, clock } = ctx.runtime;
+  try {
+    if (target.sso.session === undefined) return;
+    const now = clock.now();
+    const userConfig = userConfigPath(paths);
+    const uc = await readSettled(userConfig, now);
+    const text = uc?.bytes.toString('utf8');
+    if (text === undefined || ssoSettings(parseUserConfig(text, userConfig), target.sso.session).tokenStore !== 'keychain') return;
+    const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+    await writeFastProcess(paths.state, {
+      version: 1,
+      profile: target.profile,
+      targetSha256: sha256(targetText),
+      tokenKey: target.sso.tokenKey,
+      roleKey: target.roleKey,
+      userConfig,
+      userConfigSha256: sha256(uc?.bytes ?? ''),
+      userConfigStat: uc?.stat ?? null,
+    });
+  } catch (e) {
+    ctx.log.debug('fast path: no record written', { error: e instanceof KeyrackError ? e.code : e instanceof Error ? e.name : typeof e });
+  }
+}
+
 export async function credentialProcess(robot: RobotContext, profile: string): Promise<ProcessResult> {
   const state = robot.runtime.paths.state;
-  const target = await readProcessTarget(state, profile);
-  if (!target) {
+  checkProfileName(profile);
+  // Any refusal (or a served answer that cannot vouch) leaves no record for the fast path to trust.
+  await dropFastProcess(state, profile);
+  const text = await readFileIfExists(processTargetPath(state, profile));
+  const target = text === undefined ? undefined : parseProcessTarget(text, profile);
+  if (!target || text === undefined) {
     throw new KeyrackError({
       code: 'credential-process.unknown-profile',
       reason: 'misconfigured',
@@ -380,10 +383,6 @@ export async function credentialProcess(robot: RobotContext, profile: string): P
   const pt = profileTargetOf(target);
   const store = await tokenStoreFor(ctx.runtime, pt.sso);
   const v = await validateTarget(ctx, pt, ref, store, unlockCommand(ref.env), { prove: false });
+  if (store.kind === 'keychain') await vouchForFastPath(ctx, text, pt);
   return { env: ref.env, key: ref.key, profile, credentials: v.credentials, ...(v.identity ? { identity: v.identity } : {}), cached: v.cached, store: store.kind };
-}
-
-/** What credential_process must print: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sourcing-external.html */
-export function renderProcessOutput(c: RoleCredentials): string {
-  return `${JSON.stringify({ Version: 1, AccessKeyId: c.accessKeyId, SecretAccessKey: c.secretAccessKey, SessionToken: c.sessionToken, Expiration: new Date(c.expiresAt).toISOString() })}\n`;
 }

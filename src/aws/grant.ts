@@ -8,7 +8,6 @@
 // points the profile at the same account/role/session, that the SSO token file exists and has not expired, and
 // (for --credentials) that the cached role credentials are the ones that were validated.
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { requireUnlocked, unlockCommand } from '../core/access.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { KeyrackError } from '../core/errors.js';
@@ -17,7 +16,7 @@ import type { Grant, GrantRequest, RobotContext } from '../core/plugin.js';
 import type { Runtime } from '../core/runtime.js';
 import { filesFingerprint, pollUntil } from '../core/wait.js';
 import { registerWaiter } from '../core/waiters.js';
-import { dropValidation, readValidation, statFingerprint, unlockRecordPath, validationFileName, writeFastGrant, writeValidation, type ValidationEntry } from '../store/state.js';
+import { dropValidation, readSettled, readValidation, statFingerprint, unlockRecordPath, validationFileName, writeFastGrant, writeValidation, type ValidationEntry } from '../store/state.js';
 import { loadUserConfig, parseUserConfig, userConfigPath } from '../store/user-config.js';
 import { networkFromEnv, withBudget } from './network.js';
 import { readAwsConfig, type AwsConfigDoc } from './config-file.js';
@@ -120,29 +119,6 @@ async function fromValidationCache(ctx: RobotContext, ref: AwsProfileRef, target
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const sameRef = (a: AwsProfileRef, b: AwsProfileRef) =>
   a.env === b.env && a.key === b.key && a.profile === b.profile && a.sso === b.sso && a.account === b.account && a.role === b.role;
-/** A file whose ctime is at least this old cannot share its timestamps with a later write (coarse kernel clocks). */
-const SETTLED_MS = 1_000;
-
-/** A file's bytes with its stat fingerprint (null unless it had settled); undefined when there is no file. */
-async function readSettled(path: string, now: number): Promise<{ bytes: Buffer; stat: string | null } | undefined> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  try {
-    const before = await fh.stat({ bigint: true });
-    const bytes = await fh.readFile();
-    const after = await fh.stat({ bigint: true });
-    if (statFingerprint(before) !== statFingerprint(after)) throw new Error('changed while being read');
-    return { bytes, stat: Number(after.ctimeNs / 1_000_000n) <= now - SETTLED_MS ? statFingerprint(after) : null };
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * Leave the fast path's record (store/state.ts FastGrantRecord) for a validation entry this grant just wrote or
  * used. Each input is read again and checked against what this grant actually used, so the record never vouches for

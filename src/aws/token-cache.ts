@@ -8,6 +8,12 @@ import { KeyrackError } from '../core/errors.js';
 import { removeFileIfExists, writeFileAtomic } from '../store/files.js';
 import { isCacheKey, pythonJsonDumps, type PyJson } from './cache-keys.js';
 
+/**
+ * A token is refreshed when less than this is left, like AWS CLI v2 (the JS SDK waits until 5 minutes). Kept with
+ * the token file (not in session-token.ts, which refreshes) so the fast paths can read it without the lock code.
+ */
+export const REFRESH_WINDOW_MS = 15 * 60_000;
+
 export interface SsoTokenFile {
   startUrl?: string;
   region?: string;

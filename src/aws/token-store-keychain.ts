@@ -69,7 +69,7 @@ function parseRegistration(text: string): ClientRegistration | undefined {
   return reg;
 }
 
-function parseRole(text: string): CachedRole | undefined {
+export function parseRole(text: string): CachedRole | undefined {
   const o = asObject(text);
   const c = o?.Credentials;
   if (!o || o.ProviderType !== 'sso' || typeof c !== 'object' || c === null) return undefined;

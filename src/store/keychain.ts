@@ -33,9 +33,26 @@ type EntryCtor = new (service: string, account: string, options?: { linux?: { st
 
 let binding: Promise<EntryCtor> | undefined;
 
+/**
+ * The binding through require() where the build provides one (the CommonJS launcher, and the ES module chunks
+ * through their banner; scripts/build.mjs), else import(). It is a CommonJS package: require() loads it in ~4 ms,
+ * import() first starts Node's ES module loader (10–20 ms more). Undefined when there is no require().
+ */
+function requireBinding(): EntryCtor | undefined {
+  let req: NodeJS.Require;
+  try {
+    // A bundle without one still has a require() stand-in that throws when called: probe it with a builtin.
+    if (typeof require !== 'function' || require('node:path') === undefined) return undefined;
+    req = require;
+  } catch {
+    return undefined;
+  }
+  return (req('@napi-rs/keyring') as { Entry: EntryCtor }).Entry;
+}
+
 function loadBinding(): Promise<EntryCtor> {
   // Loaded on first use: the native module is not something a robot's grant should pay for at start-up.
-  binding ??= import('@napi-rs/keyring').then((m) => m.Entry as EntryCtor);
+  binding ??= Promise.resolve().then(() => requireBinding() ?? import('@napi-rs/keyring').then((m) => m.Entry as EntryCtor));
   return binding;
 }
 
@@ -118,4 +135,15 @@ export async function keychainSet(service: string, account: string, secret: stri
 /** True when something was deleted. */
 export async function keychainDelete(service: string, account: string, opts: KeychainOptions = {}): Promise<boolean> {
   return run('delete the secret', service, account, opts, (e) => e.deletePassword());
+}
+
+/**
+ * keychainGet for the fast paths (src/cli/fast): synchronous, never interactive, and only where require() is at
+ * hand; undefined when the entry is absent. Any failure throws (the caller then takes the full path, which
+ * reports it).
+ */
+export function keychainGetSync(service: string, account: string): string | undefined {
+  const Entry = requireBinding();
+  if (!Entry) throw new Error('no require() in this build');
+  return withoutDisplay(() => new Entry(service, account, { linux: { store: 'secret-service' } }).getPassword() ?? undefined);
 }

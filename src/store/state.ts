@@ -1,6 +1,6 @@
 // keyrack's own state under $XDG_STATE_HOME/keyrack. Nothing here is secret: unlock records say which keys a
 // human opened and until when; validation entries say which identity a profile proved to be, and until when.
-import { readdir, rm } from 'node:fs/promises';
+import { open, readdir, rm } from 'node:fs/promises';
 import { readFileSync, type BigIntStats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -216,6 +216,29 @@ export function statFingerprint(st: BigIntStats | undefined): string {
   return st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : 'absent';
 }
 
+/** A file whose ctime is at least this old cannot share its timestamps with a later write (coarse kernel clocks). */
+const SETTLED_MS = 1_000;
+
+/** A file's bytes with its stat fingerprint (null unless it had settled); undefined when there is no file. */
+export async function readSettled(path: string, now: number): Promise<{ bytes: Buffer; stat: string | null } | undefined> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    const before = await fh.stat({ bigint: true });
+    const bytes = await fh.readFile();
+    const after = await fh.stat({ bigint: true });
+    if (statFingerprint(before) !== statFingerprint(after)) throw new Error('changed while being read');
+    return { bytes, stat: Number(after.ctimeNs / 1_000_000n) <= now - SETTLED_MS ? statFingerprint(after) : null };
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * The record's file: `grant-<SHA-256 hex of fastGrantLookup(…)>.json`. The caller hashes (the fast path with its
  * own SHA-256, src/cli/fast/sha256.ts, so that it never loads node:crypto).
@@ -247,4 +270,46 @@ export async function writeFastGrant(state: string, record: FastGrantRecord): Pr
   const text = `${JSON.stringify(record)}\n`;
   if ((await readFileIfExists(path).catch(() => undefined)) === text) return;
   await writeFileAtomic(path, text);
+}
+
+/**
+ * What lets `keyrack credential-process --profile P` answer from the keychain before loading the AWS plugin
+ * (src/cli/fast/credential-process.ts). Written by the full path when it served from the keychain
+ * (src/aws/credential-process.ts); no secrets. It vouches for the inputs the fast path cannot parse cheaply: the
+ * process-target record's text (SHA-256; it names the session, account, role and keys) and the cache keys that
+ * text resolves to, and the user config text whose token_store puts the session in the keychain. Everything else
+ * (the unlock, the token, the role credentials, the pins) the fast path checks itself, every time. Lock and unlock
+ * delete it with the validations; any call on the full path replaces it.
+ */
+export interface FastProcessRecord {
+  version: 1;
+  profile: string;
+  targetSha256: string;
+  tokenKey: string;
+  roleKey: string;
+  userConfig: string;
+  userConfigSha256: string | null;
+  userConfigStat: string | null;
+}
+
+/** `process-<profile>.json`; the profile name is checked by the caller (src/aws/process-target.ts). */
+export const fastProcessPath = (state: string, profile: string) => join(fastDir(state), `process-${profile}.json`);
+
+/** The record for this profile, or undefined (absent or damaged). Synchronous; never throws. */
+export function readFastProcess(state: string, profile: string): FastProcessRecord | undefined {
+  try {
+    const r = readJsonSync<Partial<FastProcessRecord> | null>(fastProcessPath(state, profile));
+    if (r?.version !== 1 || r.profile !== profile || typeof r.tokenKey !== 'string' || typeof r.roleKey !== 'string') return undefined;
+    return r as FastProcessRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeFastProcess(state: string, record: FastProcessRecord): Promise<void> {
+  await writeFileAtomic(fastProcessPath(state, record.profile), `${JSON.stringify(record)}\n`);
+}
+
+export async function dropFastProcess(state: string, profile: string): Promise<void> {
+  await rm(fastProcessPath(state, profile), { force: true });
 }

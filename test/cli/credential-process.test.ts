@@ -3,16 +3,20 @@
 // refresh; refusals are one stderr line with the robot contract's exit code; an unusable keychain (no bus, a
 // locked keyring even with a display set) is a clear misconfigured error at once, never a hang.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { tokenAccount } from '../../src/aws/token-store-keychain.js';
+import { readAudit } from '../../src/store/audit.js';
 import { KEYRACK_AWS_KEYCHAIN_SERVICE } from '../../src/store/keychain.js';
 import type { RunResult } from '../helpers/keyrack.js';
 import { startTestKeyring } from '../helpers/keyring.js';
-import { hardenedSandbox, keychainToken, lastSeq, refreshCalls, TOKEN_KEY, writeKeychainToken, type HardenedBox } from '../helpers/hardened.js';
+import { hardenedSandbox, KEYCHAIN_CONFIG, keychainToken, lastSeq, refreshCalls, TOKEN_KEY, writeKeychainToken, writeUserConfig, type HardenedBox } from '../helpers/hardened.js';
 
 const N = 30;
 const args = ['credential-process', '--profile', 'acme.prep'];
+const FAST_OFF = { KEYRACK_FAST_PATH: '0' };
+const lastAudit = async (sb: HardenedBox['sb']) => (await readAudit(join(sb.home, '.local', 'state', 'keyrack'))).filter((e) => e.command === 'credential-process').at(-1);
 /** A refresh holder on a loaded 2-core machine must not be cut short by the default 10 s budget. */
 const loadEnv = { KEYRACK_TOTAL_TIMEOUT_MS: '60000' };
 /** The issue asks for "within a second"; node start-up on a busy CI machine gets the rest of this bound. */
@@ -65,6 +69,42 @@ describe('keyrack credential-process', { timeout: 150_000 }, () => {
     const b = served(await sb.run(args, { cwd: '/', secretsOnStdout: true }));
     assert.equal(a.AccessKeyId, b.AccessKeyId, 'the cached role credentials');
     assert.deepEqual(await sb.emu.control.calls(since), [], 'no AWS call');
+  });
+
+  it('a warm call is answered by the fast path: the full path\'s JSON and audit event (marked fast), no AWS call', async () => {
+    const { sb } = box;
+    const full = await sb.run(args, { env: FAST_OFF, secretsOnStdout: true });
+    served(full);
+    const fullEvent = await lastAudit(sb);
+    assert.equal(fullEvent?.detail?.fast, undefined, 'KEYRACK_FAST_PATH=0 takes the full path');
+    const since = await lastSeq(sb);
+    const fast = await sb.run(args, { cwd: '/', secretsOnStdout: true });
+    assert.equal(fast.stdout, full.stdout, 'byte for byte the same answer');
+    assert.equal(fast.stderr, '');
+    const event = await lastAudit(sb);
+    const facts = (e: typeof event) => ({ command: e?.command, result: e?.result, env: e?.env, key: e?.key, profile: e?.profile, arn: e?.arn, detail: e?.detail });
+    assert.deepEqual(facts(event), { ...facts(fullEvent), detail: { cached: true, store: 'keychain', fast: true } }, 'the full path\'s event, marked fast');
+    assert.deepEqual(facts(fullEvent), { command: 'credential-process', result: 'ok', env: 'prep', key: 'AWS_PROFILE', profile: 'acme.prep', arn: fullEvent?.arn, detail: { cached: true, store: 'keychain' } });
+    assert.deepEqual(await sb.emu.control.calls(since), [], 'no AWS call');
+  });
+
+  it('the fast path steps aside when what it vouches for changed: a lock is refused by the full path, a new user config is read by it', async () => {
+    const { sb } = box;
+    served(await sb.run(args, { secretsOnStdout: true }));
+    assert.equal((await lastAudit(sb))?.detail?.fast, true);
+    // The user config now says more (same token store): the full path reads it and vouches again.
+    await writeUserConfig(sb, `${KEYCHAIN_CONFIG}grant:\n  validation_ttl: 20s\n`);
+    served(await sb.run(args, { secretsOnStdout: true }));
+    assert.equal((await lastAudit(sb))?.detail?.fast, undefined, 'a changed user config takes the full path');
+    served(await sb.run(args, { secretsOnStdout: true }));
+    assert.equal((await lastAudit(sb))?.detail?.fast, true, 'and the next call is fast again');
+    // Locked: the unlock record is gone, so the fast path cannot answer; the refusal is the full path's.
+    const lock = await sb.run(['lock', '--env', 'prep']);
+    assert.equal(lock.code, 0, lock.stderr);
+    oneLineRefusal(await sb.run(args), 3, /\[locked\]/);
+    const u = await sb.unlock();
+    assert.equal(u.code, 0, u.stdout);
+    await writeUserConfig(sb, KEYCHAIN_CONFIG);
   });
 
   it(`${N} parallel calls at the moment the access token expires → exactly 1 refresh, ${N} successes`, async (t) => {

@@ -22,77 +22,27 @@
 // Never with KEYRACK_DEBUG=1 (the full path writes the debug lines) or KEYRACK_FAST_PATH=0 (to compare the paths).
 // All file access is synchronous (for a handful of small files that is markedly quicker than the thread pool), and
 // SHA-256 is ./sha256.ts: node:crypto alone would cost more to load than this whole path takes.
-import { closeSync, fstatSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseDuration } from '../../core/duration.js';
 import { findKeyrackFile } from '../../core/keyrack-find.js';
 import { parseFormat, renderGrant } from '../../core/output.js';
 import type { Grant, RoleCredentials } from '../../core/plugin.js';
-import { resolvePaths, type EnvVars, type Paths } from '../../core/runtime.js';
-import type { AuditEvent, Caller } from '../../store/audit.js';
+import { resolvePaths, type Paths } from '../../core/runtime.js';
 import { takeLease, waitForLease } from '../../store/lease.js';
-import { fastGrantLookup, lockDir, readFastGrant, readUnlockRecordSync, readValidationFileSync, statFingerprint } from '../../store/state.js';
+import { fastGrantLookup, lockDir, readFastGrant, readUnlockRecordSync, readValidationFileSync } from '../../store/state.js';
 import { networkFromEnv } from '../../aws/network-policy.js';
 import { roleFilePath } from '../../aws/role-cache.js';
 import { parseAwsTimestamp, tokenFilePath } from '../../aws/token-cache.js';
 import { parseStrict } from './argv.js';
+import { answer, jsonObject, readPrivate, unchanged, type FastIo } from './shared.js';
 import { sha256Hex as sha256 } from './sha256.js';
+
+export type { FastIo };
 
 /** The same limits as src/aws/grant.ts. */
 const MIN_CREDENTIAL_LIFE_MS = 5 * 60_000;
 const MAX_VALIDATION_TTL_MS = 5 * 60_000;
-/** store/audit.ts's file and rotation size. Not imported: that module loads the file lock (async_hooks) with it. */
-const AUDIT_FILE = 'audit.jsonl';
-const AUDIT_MAX_BYTES = 5 * 1024 * 1024;
-
 const GRANT_FLAGS = { strings: ['env', 'format', 'file', 'wait'], booleans: ['credentials'] } as const;
-
-export interface FastIo {
-  env: EnvVars;
-  cwd: string;
-  now(): number;
-  write(text: string): void;
-}
-
-function readIfExists(path: string): Buffer | undefined {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-}
-
-/** The recorded file as it was: same stat fingerprint, else same SHA-256 (null: there was no file). */
-function unchanged(path: string, stat: string | null, sha: string | null): boolean {
-  if (stat !== null && statFingerprint(statSync(path, { bigint: true, throwIfNoEntry: false })) === stat) return true;
-  const bytes = readIfExists(path);
-  return bytes === undefined ? sha === null : sha256(bytes) === sha;
-}
-
-/** A secrets file as token-cache.ts's readPrivateFile accepts it: a regular file, ours, mode 0600 or stricter. */
-function readPrivate(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    const uid = process.getuid?.();
-    if (!st.isFile() || (st.mode & 0o077) !== 0 || (uid !== undefined && st.uid !== uid)) return undefined;
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
-}
-
-const jsonObject = (text: string | undefined): Record<string, unknown> | undefined => {
-  if (text === undefined) return undefined;
-  const v: unknown = JSON.parse(text);
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-};
 
 /** When the SSO token file as readTokenFile accepts it expires (epoch ms); undefined for anything else. */
 function tokenExpiry(paths: Paths, tokenKey: string): number | undefined {
@@ -165,41 +115,6 @@ export function cachedGrant(argv: readonly string[], io: Pick<FastIo, 'env' | 'c
   }
 }
 
-/**
- * store/audit.ts's currentCaller, without touching process.stdin: creating that stream costs 2–4 ms. A terminal is
- * always a character device, so anything else (pipe, file, socket) is `tty: false` for certain, and so is
- * /dev/null; for any other character device (maybe a terminal) this returns undefined and the full path answers.
- */
-function caller(cwd: string): Caller | undefined {
-  const stdin = fstatSync(0);
-  if (stdin.isCharacterDevice() && stdin.rdev !== statSync('/dev/null').rdev) return undefined;
-  let parent: string | undefined;
-  try {
-    parent = readFileSync(`/proc/${process.ppid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 300) || undefined;
-  } catch {
-    parent = undefined;
-  }
-  return { pid: process.pid, ppid: process.ppid, ...(parent ? { parent } : {}), cwd, tty: false };
-}
-
-/**
- * The full path's audit event for a grant (src/cli/record.ts), plus `fast` so the trail shows which path answered:
- * one write(2) on an O_APPEND descriptor, as store/audit.ts appends. False when the file is due for rotation,
- * which is the full path's job.
- */
-function appendAuditSync(state: string, event: AuditEvent): boolean {
-  const path = join(state, AUDIT_FILE);
-  const line = Buffer.from(`${JSON.stringify(event)}\n`);
-  if ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) + line.length > AUDIT_MAX_BYTES) return false;
-  const fd = openSync(path, 'a', 0o600);
-  try {
-    writeSync(fd, line);
-  } finally {
-    closeSync(fd);
-  }
-  return true;
-}
-
 /** A lease older than this was left by a process that hung or died: no waiter respects it. */
 const LEASE_STALE_MS = 30_000;
 
@@ -227,31 +142,6 @@ export async function fastGrant(argv: readonly string[], io: FastIo): Promise<bo
     found = cachedGrant(argv, io);
   }
   if (found?.kind !== 'hit') return false;
-  const hit = found;
-  let who: Caller | undefined;
-  try {
-    who = caller(io.cwd);
-  } catch {
-    who = undefined;
-  }
-  if (!who) return false;
-  const g = hit.grant;
-  const event: AuditEvent = {
-    time: new Date(io.now()).toISOString(),
-    result: 'ok',
-    command: 'grant',
-    env: g.env,
-    key: g.key,
-    profile: g.profile,
-    arn: g.identity.arn,
-    detail: { cached: true, credentials: g.credentials !== undefined, fast: true },
-    caller: who,
-  };
-  try {
-    if (!appendAuditSync(hit.paths.state, event)) return false;
-  } catch {
-    // best effort, as on the full path
-  }
-  io.write(hit.text);
-  return true;
+  const g = found.grant;
+  return answer(io, found.paths.state, { command: 'grant', env: g.env, key: g.key, profile: g.profile, arn: g.identity.arn, detail: { cached: true, credentials: g.credentials !== undefined } }, found.text);
 }

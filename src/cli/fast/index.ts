@@ -2,11 +2,12 @@
 // first; a fast path returns true when it answered (output written, exit code 0) and false when the command must
 // run on the full path. It never reports an error itself: every refusal comes from the full path.
 //
-// To add one (e.g. `credential-process` served from its cache): write `src/cli/fast/<command>.ts` exporting a
-// `FastPath`, keep it to node builtins and small leaf modules (no citty, yaml, @aws-sdk, @inquirer, keychain: the
-// build puts this whole graph into dist/cli.mjs, which every command loads), make it return false on any doubt, and
-// add one line below.
+// To add one: write `src/cli/fast/<command>.ts` exporting a `FastPath`, keep it to node builtins and small leaf
+// modules (no citty, yaml, @aws-sdk, @inquirer: the build puts this whole graph into dist/cli.cjs and dist/cli.mjs,
+// which every command loads; the keychain binding only through require() when the path runs), make it return
+// false on any doubt, and add one line below.
 import { writeSync } from 'node:fs';
+import { fastCredentialProcess } from './credential-process.js';
 import { fastGrant, type FastIo } from './grant.js';
 
 export type { FastIo };
@@ -14,6 +15,7 @@ export type FastPath = (argv: readonly string[], io: FastIo) => Promise<boolean>
 
 export const fastPaths: Readonly<Record<string, FastPath>> = {
   grant: fastGrant,
+  'credential-process': fastCredentialProcess,
 };
 
 /** Straight to fd 1: creating process.stdout costs more than the answer. A full pipe falls back to the stream. */
