@@ -21,12 +21,12 @@ import { readFileIfExists, writeFileAtomic } from '../store/files.js';
 import { lockDir } from '../store/state.js';
 import { withFileLock } from '../store/lock.js';
 import { budgetLeftMs, networkFromEnv } from './network.js';
-import { formatAwsTimestamp, isRefreshable, tokenExpiresAt, type SsoTokenFile } from './token-cache.js';
+import { formatAwsTimestamp, isRefreshable, REFRESH_WINDOW_MS, tokenExpiresAt, type SsoTokenFile } from './token-cache.js';
 import { tokenStoreFor, type TokenStore } from './token-store.js';
 import type { SsoLogin } from './target.js';
 
-/** Refresh when less than this is left, like AWS CLI v2 (the JS SDK waits until 5 minutes). */
-export const REFRESH_WINDOW_MS = 15 * 60_000;
+/** Refresh when less than this is left (defined with the token file, for the fast paths). */
+export { REFRESH_WINDOW_MS };
 /** Below this, the token is not worth handing to a portal call. */
 const USABLE_MARGIN_MS = 30_000;
 /**
@@ -220,7 +220,7 @@ export async function usableToken(ctx: RobotContext, sso: SsoLogin, unlockComman
         // Loaded only when a refresh is due: a grant that needs none never loads the AWS SDK.
         const { refreshAccessToken } = await import('./oidc-token.js');
         grant = await refreshAccessToken(
-          { region: sso.region, endpoints: ctx.runtime.endpoints, net, log, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+          { region: sso.region, endpoints: ctx.runtime.endpoints, env: ctx.runtime.env, net, log, ...(ctx.signal ? { signal: ctx.signal } : {}) },
           { clientId: t.clientId, clientSecret: t.clientSecret },
           t.refreshToken,
           { subject: sso.label, unlockCommand },
