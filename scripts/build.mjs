@@ -19,12 +19,28 @@
 // inspecting what each build pulls in.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
 const metafile = process.argv.includes('--metafile');
 rmSync('dist', { recursive: true, force: true });
+
+/** Which keyrack this is, for caches of its own results (src/store/parse-cache.ts): any source change is a new id. */
+function buildId() {
+  const h = createHash('sha256');
+  const walk = (dir) => readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name)).forEach((d) => {
+    const p = `${dir}/${d.name}`;
+    if (d.isDirectory()) walk(p);
+    else h.update(`${p}\0`).update(readFileSync(p));
+  });
+  walk('src');
+  h.update(readFileSync('package.json'));
+  return h.digest('hex').slice(0, 32);
+}
+
 const common = {
+  define: { __KEYRACK_BUILD_ID__: JSON.stringify(buildId()) },
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -31,7 +31,7 @@ import type { Identity, RobotContext, RoleCredentials } from '../core/plugin.js'
 import { createHash } from 'node:crypto';
 import { readFileIfExists, writeFileAtomic } from '../store/files.js';
 import { dropFastProcess, readSettled, writeFastProcess } from '../store/state.js';
-import { parseUserConfig, ssoSettings, userConfigPath } from '../store/user-config.js';
+import { parseUserConfigText, ssoSettings, userConfigPath } from '../store/user-config.js';
 import { findSection, parseAwsConfig, resolveProfile, resolveSsoSession, upsertSection, type AwsConfigDoc } from './config-file.js';
 import { networkFromEnv, withBudget } from './network.js';
 import { checkPins } from './pins.js';
@@ -345,7 +345,7 @@ async function vouchForFastPath(ctx: RobotContext, targetText: string, target: P
     const userConfig = userConfigPath(paths);
     const uc = await readSettled(userConfig, now);
     const text = uc?.bytes.toString('utf8');
-    if (text === undefined || ssoSettings(parseUserConfig(text, userConfig), target.sso.session).tokenStore !== 'keychain') return;
+    if (text === undefined || ssoSettings(await parseUserConfigText(text, userConfig), target.sso.session).tokenStore !== 'keychain') return;
     const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
     await writeFastProcess(paths.state, {
       version: 1,

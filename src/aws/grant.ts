@@ -11,13 +11,16 @@ import { createHash } from 'node:crypto';
 import { requireUnlocked, unlockCommand } from '../core/access.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { KeyrackError } from '../core/errors.js';
-import { parseKeyrackFile, selectRefs, type AwsProfileRef } from '../core/keyrack-file.js';
+import type { AwsProfileRef } from '../core/keyrack-file.js';
+import { selectRefs } from '../core/keyrack-find.js';
+import { parseKeyrackText } from '../core/keyrack-load.js';
+import { parseCacheFor } from '../store/parse-cache.js';
 import type { Grant, GrantRequest, RobotContext } from '../core/plugin.js';
 import type { Runtime } from '../core/runtime.js';
 import { filesFingerprint, pollUntil } from '../core/wait.js';
 import { registerWaiter } from '../core/waiters.js';
 import { dropValidation, readSettled, readValidation, statFingerprint, unlockRecordPath, validationFileName, writeFastGrant, writeValidation, type ValidationEntry } from '../store/state.js';
-import { loadUserConfig, parseUserConfig, userConfigPath } from '../store/user-config.js';
+import { loadUserConfig, parseUserConfigText, userConfigPath } from '../store/user-config.js';
 import { networkFromEnv, withBudget } from './network.js';
 import { readAwsConfig, type AwsConfigDoc } from './config-file.js';
 import { readRoleCredentials } from './role-cache.js';
@@ -122,7 +125,7 @@ const sameRef = (a: AwsProfileRef, b: AwsProfileRef) =>
 /**
  * Leave the fast path's record (store/state.ts FastGrantRecord) for a validation entry this grant just wrote or
  * used. Each input is read again and checked against what this grant actually used, so the record never vouches for
- * text that was not parsed, scanned and validated: keyrack.yml is parsed again (YAML is loaded already) and must
+ * text that was not parsed, scanned and validated: keyrack.yml is parsed again (or its kept parse, store/parse-cache.ts, reused) and must
  * give the same ref; ~/.aws/config must be the text that was resolved; the user config must give the same TTL and
  * must not choose a token store (a keychain-held session has no token file for the fast path to look at).
  * Best effort: a failure only means no fast path.
@@ -135,7 +138,7 @@ async function vouchForFastPath(ctx: RobotContext, req: GrantRequest, ref: AwsPr
     const file = ctx.file.path;
     const yml = await readSettled(file, now);
     if (!yml) return;
-    const [again] = selectRefs(parseKeyrackFile(yml.bytes.toString('utf8'), file), { ...(req.env ? { env: req.env } : {}), key: req.key });
+    const [again] = selectRefs(await parseKeyrackText(yml.bytes.toString('utf8'), file, parseCacheFor(paths.state)), { ...(req.env ? { env: req.env } : {}), key: req.key });
     if (again?.kind !== 'profile' || !sameRef(again, ref)) return;
     const aws = await readSettled(paths.awsConfig, now);
     if (!aws || sha256(aws.bytes) !== sha256(doc.text)) return;
@@ -144,7 +147,7 @@ async function vouchForFastPath(ctx: RobotContext, req: GrantRequest, ref: AwsPr
     const ucText = uc?.bytes.toString('utf8');
     if (ucText?.includes('token_store')) return;
     if (ttl.env === null || ttl.env.trim() === '') {
-      const fromFile = ucText === undefined ? undefined : parseUserConfig(ucText, userConfig).grant.validationTtlMs;
+      const fromFile = ucText === undefined ? undefined : (await parseUserConfigText(ucText, userConfig)).grant.validationTtlMs;
       if ((fromFile ?? DEFAULT_VALIDATION_TTL_MS) !== ttl.ms) return;
     }
     await writeFastGrant(paths.state, {

@@ -4,7 +4,8 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyrackError, toKeyrackError } from '../core/errors.js';
-import { selectRefs, type AwsProfileRef, type KeyrackFile } from '../core/keyrack-file.js';
+import type { AwsProfileRef, KeyrackFile } from '../core/keyrack-file.js';
+import { selectRefs } from '../core/keyrack-find.js';
 import type { Logger } from '../core/log.js';
 import type { RobotContext } from '../core/plugin.js';
 import type { Runtime } from '../core/runtime.js';

@@ -15,14 +15,16 @@
 // those keyrack already turned into credential_process profiles. No other profile is touched.
 import { isMap, parseDocument } from 'yaml';
 import { KeyrackError, isKeyrackError } from '../core/errors.js';
-import { selectRefs, type AwsProfileRef, type KeyrackFile } from '../core/keyrack-file.js';
+import type { AwsProfileRef, KeyrackFile } from '../core/keyrack-file.js';
+import { selectRefs } from '../core/keyrack-find.js';
 import type { Logger } from '../core/log.js';
 import type { RobotContext } from '../core/plugin.js';
 import type { Paths, Runtime } from '../core/runtime.js';
 import { readFileIfExists, writeFileAtomic } from '../store/files.js';
 import { withFileLock } from '../store/lock.js';
 import { listUnlockRecords } from '../store/state.js';
-import { parseUserConfig, userConfigPath, type TokenStore as TokenStoreKind } from '../store/user-config.js';
+import { userConfigPath, type TokenStore as TokenStoreKind } from '../store/user-config.js';
+import { parseUserConfig } from '../store/user-config-parse.js';
 import { registrationCacheKey, tokenCacheKey } from './cache-keys.js';
 import { readAwsConfig, resolveProfile, resolveSsoSession, writeAwsConfig, type AwsConfigDoc } from './config-file.js';
 import {

@@ -1,7 +1,8 @@
 // Robot-safe report: per key, its unlock state and its SSO token state; `check` also proves it with AWS.
 import { unlockCommand } from '../core/access.js';
 import { KeyrackError } from '../core/errors.js';
-import { selectRefs, type AwsProfileRef } from '../core/keyrack-file.js';
+import type { AwsProfileRef } from '../core/keyrack-file.js';
+import { selectRefs } from '../core/keyrack-find.js';
 import type { Identity, RobotContext } from '../core/plugin.js';
 import { readUnlockRecord } from '../store/state.js';
 import { loadUserConfig, ssoSettings } from '../store/user-config.js';

@@ -8,7 +8,8 @@
 // profile when its session uses the files again.
 import { unlockCommand } from '../core/access.js';
 import { KeyrackError } from '../core/errors.js';
-import { selectRefs, type AwsProfileRef } from '../core/keyrack-file.js';
+import type { AwsProfileRef } from '../core/keyrack-file.js';
+import { selectRefs } from '../core/keyrack-find.js';
 import type { HumanContext, UnlockRequest, UnlockResult, ValidatedRef } from '../core/plugin.js';
 import { clearValidations, readUnlockRecord, writeUnlockRecord } from '../store/state.js';
 import { readAwsConfig, resolveProfile, writeAwsConfig } from './config-file.js';

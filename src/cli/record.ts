@@ -2,7 +2,7 @@
 // as locked/expired the login-required signal the watcher turns into a notification. Neither may ever change
 // the command's own answer, so both swallow their failures.
 import { KeyrackError, toKeyrackError } from '../core/errors.js';
-import { selectRefs } from '../core/keyrack-file.js';
+import { selectRefs } from '../core/keyrack-find.js';
 import type { RobotContext } from '../core/plugin.js';
 import type { Runtime } from '../core/runtime.js';
 import { appendAudit, currentCaller, type AuditEvent } from '../store/audit.js';

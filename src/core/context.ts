@@ -1,7 +1,9 @@
 // Building contexts for a host: the robot context any host can make, and the human context, which needs a
 // LoginCapability the host provides (its terminal, its browser). Hosts never get login powers by default.
 import { KeyrackError } from './errors.js';
-import { findKeyrackFile, loadKeyrackFile } from './keyrack-file.js';
+import { findKeyrackFile } from './keyrack-find.js';
+import { loadKeyrackFile } from './keyrack-load.js';
+import { parseCacheFor } from '../store/parse-cache.js';
 import { createLogger } from './log.js';
 import type { HumanContext, LoginCapability, RobotContext } from './plugin.js';
 import { createRuntime, type Clock, type EnvVars } from './runtime.js';
@@ -20,7 +22,7 @@ export interface ContextOptions {
 export async function createRobotContext(opts: ContextOptions = {}): Promise<RobotContext> {
   const runtime = createRuntime({ ...(opts.env ? { env: opts.env } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
   const path = findKeyrackFile({ cwd: runtime.cwd, env: runtime.env, ...(opts.file ? { explicit: opts.file } : {}) });
-  const file = await loadKeyrackFile(path);
+  const file = await loadKeyrackFile(path, parseCacheFor(runtime.paths.state));
   const log = createLogger({ enabled: opts.debug ?? runtime.env.KEYRACK_DEBUG === '1' });
   return { runtime, file, log, ...(opts.signal ? { signal: opts.signal } : {}) };
 }

@@ -2,7 +2,6 @@
 // It holds references only, so loading it is: refuse secrets (raw text), parse YAML keeping positions, then
 // validate every field strictly. Every failure is a KeyrackError (invalid-input) pointing at file:line:col.
 // Messages quote field names, never values: a value that slipped past the secret scan must not be echoed.
-import { readFile } from 'node:fs/promises';
 import { LineCounter, isAlias, isMap, isNode, isScalar, isSeq, parseDocument, visit, type Document, type Node, type YAMLMap } from 'yaml';
 import { parseDuration, formatDuration } from './duration.js';
 import { KeyrackError } from './errors.js';
@@ -126,23 +125,7 @@ const RE = Object.fromEntries(Object.entries(KEYRACK_PATTERNS).map(([k, v]) => [
   RegExp
 >;
 
-export async function loadKeyrackFile(path: string): Promise<KeyrackFile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new KeyrackError({
-      code: missing ? 'keyrack-file.not-found' : 'keyrack-file.unreadable',
-      reason: 'invalid-input',
-      location: path,
-      message: missing ? 'keyrack.yml not found' : 'keyrack.yml could not be read',
-      fix: missing ? 'create it (see keyrack.yml.example) or point --file / KEYRACK_FILE at an existing one' : 'make it a readable file',
-      cause: e,
-    });
-  }
-  return parseKeyrackFile(text, path);
-}
+export { loadKeyrackFile } from './keyrack-load.js';
 
 export function parseKeyrackFile(text: string, path: string): KeyrackFile {
   assertNoSecrets(text, path); // first: a secret must be refused even when the YAML around it is broken

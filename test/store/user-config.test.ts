@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { KeyrackError } from '../../src/core/errors.js';
-import { DEFAULT_COOLDOWN_MS, loadUserConfig, parseUserConfig, ssoSettings } from '../../src/store/user-config.js';
+import { DEFAULT_COOLDOWN_MS, loadUserConfig, ssoSettings } from '../../src/store/user-config.js';
+import { parseUserConfig } from '../../src/store/user-config-parse.js';
 
 const P = '/home/u/.config/keyrack/config.yml';
 const H = 3_600_000;

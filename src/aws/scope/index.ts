@@ -10,7 +10,8 @@
 import { requireUnlocked, unlockCommand } from '../../core/access.js';
 import { formatDuration } from '../../core/duration.js';
 import { KeyrackError } from '../../core/errors.js';
-import { selectRefs, type AwsProfileRef, type AwsWebIdentityRef, type KeyRef, type ScopeRef } from '../../core/keyrack-file.js';
+import type { AwsProfileRef, AwsWebIdentityRef, KeyRef, ScopeRef } from '../../core/keyrack-file.js';
+import { selectRefs } from '../../core/keyrack-find.js';
 import type { Grant, RobotContext } from '../../core/plugin.js';
 import { dropValidation, readValidation, writeValidation } from '../../store/state.js';
 import { networkFromEnv } from '../clients.js';

@@ -1,0 +1,30 @@
+// Loading keyrack.yml for a command: read it, then reuse its parse when the text is the one parsed before
+// (store/parse-cache.ts), loading the YAML parser (./keyrack-file.ts) only when it must parse. A robot's grant
+// against an unchanged keyrack.yml thus never loads YAML.
+import { readFile } from 'node:fs/promises';
+import { KeyrackError } from './errors.js';
+import type { KeyrackFile } from './keyrack-file.js';
+import { cachedParse, type ParseCache } from '../store/parse-cache.js';
+
+/** Parse `text` (read from `path`), or take the kept parse of the same text from `cache`. */
+export function parseKeyrackText(text: string, path: string, cache?: ParseCache): Promise<KeyrackFile> {
+  return cachedParse(cache, 'keyrack-yml', path, text, async () => (await import('./keyrack-file.js')).parseKeyrackFile(text, path));
+}
+
+export async function loadKeyrackFile(path: string, cache?: ParseCache): Promise<KeyrackFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new KeyrackError({
+      code: missing ? 'keyrack-file.not-found' : 'keyrack-file.unreadable',
+      reason: 'invalid-input',
+      location: path,
+      message: missing ? 'keyrack.yml not found' : 'keyrack.yml could not be read',
+      fix: missing ? 'create it (see keyrack.yml.example) or point --file / KEYRACK_FILE at an existing one' : 'make it a readable file',
+      cause: e,
+    });
+  }
+  return parseKeyrackText(text, path, cache);
+}
