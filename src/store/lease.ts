@@ -90,16 +90,25 @@ export function takeLease(path: string, now: number, staleMs: number): boolean {
 
 /**
  * Wait while a live lease is at `path`, at most until `deadline` (epoch ms by `now`). True when it was released
- * (or its holder died) in time. Polls with a growing interval (5 ms doubling to 40 ms): a burst means many
- * waiters, and their polling must not starve the one process doing the work.
+ * (or its holder died) in time. A burst means many waiters, and their polling must not starve the one process
+ * doing the work: between full checks (holder alive?) a poll is one stat(2) that sees the file go or be replaced,
+ * at a growing interval (5 ms doubling to 80 ms).
  */
 export async function waitForLease(path: string, opts: { now(): number; deadline: number; staleMs: number }): Promise<boolean> {
   let poll = 5;
+  let checkedAt = Number.NEGATIVE_INFINITY;
+  let ino: number | undefined;
   for (;;) {
     const now = opts.now();
-    if (!leaseHeld(path, now, opts.staleMs)) return true;
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) return true;
+    if (st.ino !== ino || now - checkedAt >= 1_000) {
+      if (!leaseHeld(path, now, opts.staleMs)) return true;
+      ino = st.ino;
+      checkedAt = now;
+    }
     if (now >= opts.deadline) return false;
     await new Promise((r) => setTimeout(r, Math.min(poll, Math.max(1, opts.deadline - now))));
-    poll = Math.min(poll * 2, 40);
+    poll = Math.min(poll * 2, 80);
   }
 }
