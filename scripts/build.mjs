@@ -1,19 +1,21 @@
 // Bundles the CLI, the library entries and the emulator with esbuild, then emits type declarations.
 //
-// Start-up is what a robot pays on every call, and Node 20 pays for every ES module it loads (resolve, read,
-// compile, link), so the CLI is several builds:
-//   dist/cli.mjs         src/cli/main.ts and the fast paths (src/cli/fast) in ONE file, no chunks: a grant served
-//                        from the validation cache loads bin/keyrack.mjs and this file, nothing else.
-//   dist/cli/…, chunks   everything main.ts loads with import() — each command, citty, the failure reporter —
-//                        built together with code splitting, so commands share their modules (one KeyrackError
-//                        class for the commands and the reporter). main.ts's import() of ./commands/*, ./report.js
-//                        and citty are rewritten to these files.
-//   standalone commands  robot commands on the hot path (grant) get a split build of their own: a cold grant then
-//                        loads a dozen files instead of thirty-odd small shared chunks. Such a command has its own
-//                        copy of KeyrackError, so it must report every error itself (its run() catches everything
-//                        and calls reportAndExit), as commands/grant.ts does; citty's usage errors are matched by
-//                        name and need no shared class.
-// The fast paths' few modules (runtime, state, output, …) are thus bundled more than once; the copy in cli.mjs never
+// Start-up is what a robot pays on every call. Node 20 pays for every ES module it loads (resolve, read, compile,
+// link) and for starting its ES module loader at all, while CommonJS files are read and compiled one by one with
+// no loader to start. So the robot's paths are CommonJS and the rest is split ES modules:
+//   dist/cli.cjs         src/cli/main.ts and the fast paths (src/cli/fast) in ONE CommonJS file, started by
+//                        bin/keyrack.cjs: a grant served from the validation cache loads these two files, nothing else.
+//   robot commands       grant and credential-process, each ONE CommonJS bundle (dist/cli/commands/<name>.cjs),
+//                        required by main.ts with citty's CommonJS bundle (dist/cli/citty.cjs): a cold grant never
+//                        starts the ES module loader. What they load lazily (the YAML parser, the request client) is
+//                        in the bundle, compiled only when called; the AWS SDK packages stay in node_modules and are
+//                        required only on the paths that still use them (KEYRACK_AWS_SDK=1, FIPS, dual-stack).
+//                        Such a command has its own copy of KeyrackError, so it must report every error itself (its
+//                        run() catches everything), as both do; citty's usage errors are matched by name.
+//   dist/cli/…, chunks   every other command, citty and the failure reporter, imported by main.ts with import(),
+//                        built together with code splitting, so they share their modules (one KeyrackError class for
+//                        the commands and the reporter).
+// The fast paths' few modules (runtime, state, output, …) are thus bundled more than once; the copy in cli.cjs never
 // lets an error out (a fast path returns false and the full path decides).
 // The library entries (index, emulator, rhachet) are one more build. `--metafile` writes dist/meta-*.json for
 // inspecting what each build pulls in.
@@ -55,12 +57,25 @@ const common = {
 };
 const split = { ...common, splitting: true, outdir: 'dist', chunkNames: 'chunks/[name]-[hash]' };
 
-/** Must catch and report every error of their own (see above). */
-const STANDALONE = ['grant'];
-const standalone = [];
-for (const name of STANDALONE) standalone.push(await build({ ...split, entryPoints: { [`cli/commands/${name}`]: `src/cli/commands/${name}.ts` } }));
+/** Robot commands built as CommonJS bundles of their own; they catch and report every error themselves (above). */
+const ROBOT_COMMANDS = ['grant', 'credential-process'];
+const cjs = {
+  ...common,
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
+  outdir: 'dist',
+  banner: {},
+  // The SDK packages are CommonJS already: required from node_modules when (rarely) needed, not bundled.
+  external: [...common.external, '@aws-sdk/*', '@smithy/*', '@inquirer/*'],
+  // import.meta does not exist in CommonJS; the one use (locating this package) gets the file's own URL.
+  define: { ...common.define, 'import.meta.url': '__keyrack_import_meta_url' },
+  inject: ['scripts/cjs-import-meta.js'],
+};
+const robot = {};
+for (const name of ROBOT_COMMANDS) robot[name] = await build({ ...cjs, entryPoints: { [`cli/commands/${name}`]: `src/cli/commands/${name}.ts` } });
+robot.citty = await build({ ...cjs, entryPoints: { 'cli/citty': 'citty' } });
 
-const commandFiles = readdirSync('src/cli/commands').filter((f) => f.endsWith('.ts') && !STANDALONE.includes(basename(f, '.ts')));
+const commandFiles = readdirSync('src/cli/commands').filter((f) => f.endsWith('.ts') && !ROBOT_COMMANDS.includes(basename(f, '.ts')));
 const full = await build({
   ...split,
   entryPoints: {
@@ -70,24 +85,22 @@ const full = await build({
   },
 });
 
-/** main.ts's lazy imports → the files of the build above (paths relative to dist/cli.mjs). */
-const toFullBuild = {
-  name: 'keyrack-full-cli',
+/** main.ts's lazy loads → the files of the builds above (paths relative to dist/cli.cjs). */
+const toCommandBuilds = {
+  name: 'keyrack-command-builds',
   setup(b) {
     b.onResolve({ filter: /^(\.\/commands\/.+|\.\/report)\.js$|^citty$/ }, (args) => {
       if (!args.importer.endsWith('src/cli/main.ts')) return undefined;
-      if (args.kind === 'import-statement' && args.path !== 'citty') throw new Error(`src/cli/main.ts must load ${args.path} with import(): it belongs to the full CLI build`);
-      if (args.path === 'citty') return { path: './cli/citty.mjs', external: true };
-      return { path: `./cli/${args.path.slice(2).replace(/\.js$/, '.mjs')}`, external: true };
+      if (args.kind === 'import-statement' && args.path !== 'citty') throw new Error(`src/cli/main.ts must load ${args.path} lazily: it belongs to another build`);
+      const name = args.path === 'citty' ? 'citty' : args.path.slice(2, -3);
+      const commonJs = args.path === 'citty' || ROBOT_COMMANDS.includes(name.replace(/^commands\//, ''));
+      if (commonJs !== (args.kind === 'require-call')) throw new Error(`src/cli/main.ts: load ${args.path} with ${commonJs ? 'require()' : 'import()'}`);
+      return { path: `./cli/${name}.${commonJs ? 'cjs' : 'mjs'}`, external: true };
     });
   },
 };
-// No CommonJS in this graph, so no `require` banner: one import less on every start.
-const launcher = await build({ ...common, banner: {}, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', plugins: [toFullBuild] });
-// The same launcher as CommonJS, with a shebang: started as the entry point itself it spares Node its ES module
-// loader until a command needs it (the fast paths never do), about 10 ms of a 40 ms warm grant. Used when the
-// package's bin points at it; the ES module dist/cli.mjs serves bin/keyrack.mjs.
-await build({ ...common, format: 'cjs', banner: { js: '#!/usr/bin/env node' }, outExtension: { '.js': '.cjs' }, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', plugins: [toFullBuild] });
+// The launcher, with a shebang. No `require` banner: CommonJS has its own.
+const launcher = await build({ ...common, format: 'cjs', banner: { js: '#!/usr/bin/env node' }, outExtension: { '.js': '.cjs' }, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', plugins: [toCommandBuilds] });
 chmodSync('dist/cli.cjs', 0o755);
 
 const library = await build({
@@ -96,7 +109,7 @@ const library = await build({
 });
 
 if (metafile) {
-  const results = { full, launcher, library, ...Object.fromEntries(standalone.map((r, i) => [STANDALONE[i], r])) };
+  const results = { full, launcher, library, ...robot };
   for (const [name, r] of Object.entries(results)) writeFileSync(`dist/meta-${name}.json`, JSON.stringify(r.metafile));
 }
 if (!process.argv.includes('--no-types')) {

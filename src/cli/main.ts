@@ -1,5 +1,7 @@
-// keyrack CLI entry (bundled to dist/cli.mjs). Subcommands load lazily so a robot's `grant` never pays for
+// keyrack CLI entry (bundled to dist/cli.cjs). Subcommands load lazily so a robot's `grant` never pays for
 // prompts, the emulator or the keychain binding; a fast path (src/cli/fast) answers before citty even loads.
+// The robot commands and citty are CommonJS bundles, loaded with require(); the others are ES modules, loaded with
+// import() (scripts/build.mjs checks which is which).
 import type { ArgsDef, CommandDef } from 'citty';
 import { fastPaths, processIo } from './fast/index.js';
 
@@ -9,7 +11,7 @@ const lazy = <T extends ArgsDef>(load: () => Promise<{ default: CommandDef<T> }>
 
 export const commands: Record<string, Lazy> = {
   unlock: lazy(() => import('./commands/unlock.js')),
-  grant: lazy(() => import('./commands/grant.js')),
+  grant: lazy(() => Promise.resolve(require('./commands/grant.js') as typeof import('./commands/grant.js'))),
   exec: lazy(() => import('./commands/exec.js')),
   'list-roles': lazy(() => import('./commands/list-roles.js')),
   status: lazy(() => import('./commands/status.js')),
@@ -20,7 +22,7 @@ export const commands: Record<string, Lazy> = {
   watch: lazy(() => import('./commands/watch.js')),
   notify: lazy(() => import('./commands/notify.js')),
   audit: lazy(() => import('./commands/audit.js')),
-  'credential-process': lazy(() => import('./commands/credential-process.js')),
+  'credential-process': lazy(() => Promise.resolve(require('./commands/credential-process.js') as typeof import('./commands/credential-process.js'))),
   migrate: lazy(() => import('./commands/migrate.js')),
   init: lazy(() => import('./commands/init.js')),
   add: lazy(() => import('./commands/add.js')),
@@ -40,7 +42,7 @@ async function run(argv: string[]): Promise<void> {
   if (argv.length === 0 || beforeDashes.includes('--help') || beforeDashes.includes('-h')) {
     const name = beforeDashes.find((a) => !a.startsWith('-'));
     const load = name ? commands[name] : undefined;
-    const { showUsage } = await import('citty');
+    const { showUsage } = require('citty') as typeof import('citty');
     await showUsage(load ? await load() : main, load ? main : undefined);
     return;
   }
@@ -50,7 +52,7 @@ async function run(argv: string[]): Promise<void> {
   }
   const fast = Object.hasOwn(fastPaths, argv[0] ?? '') ? fastPaths[argv[0] as string] : undefined;
   if (fast && (await fast(argv.slice(1), processIo()))) return;
-  const { runCommand } = await import('citty');
+  const { runCommand } = require('citty') as typeof import('citty');
   await runCommand(main, { rawArgs: argv });
 }
 

@@ -189,7 +189,7 @@ describe('grant fast path', () => {
     assert.equal((await grant(sb, [], { KEYRACK_VALIDATION_TTL: '0' })).fast, false);
   });
 
-  it('dist/cli.cjs, the CommonJS build of the same launcher, answers the same on both paths', async () => {
+  it('dist/cli.cjs started directly answers as the installed command does, on both paths', async () => {
     await prime(sb, ['--credentials']);
     const cjs = (extra: string[], env: Record<string, string> = {}) =>
       spawnSync(process.execPath, [resolve('dist/cli.cjs'), 'grant', 'AWS_PROFILE', '--env', 'prep', ...extra], { cwd: sb.repo, env: { ...sb.env, ...env }, encoding: 'utf8' });

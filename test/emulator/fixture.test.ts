@@ -122,7 +122,7 @@ describe('fixture', () => {
   test('keyrack emulator: one "listening on" line, serves the fixture, stops on SIGTERM', async () => {
     const path = join(dir, 'cli.yaml');
     await writeFile(path, YAML_FIXTURE);
-    const child = spawn(process.execPath, ['bin/keyrack.mjs', 'emulator', '--fixture', path, '--auto-approve', 'carol'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/keyrack.cjs', 'emulator', '--fixture', path, '--auto-approve', 'carol'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
@@ -148,7 +148,7 @@ describe('fixture', () => {
 
     const bad = join(dir, 'bad.yaml');
     await writeFile(bad, 'users:\n  - name: x\n    assignments: [{ accountId: 999999999999, roleName: A }]\n');
-    const fail = spawn(process.execPath, ['bin/keyrack.mjs', 'emulator', '--fixture', bad], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const fail = spawn(process.execPath, ['bin/keyrack.cjs', 'emulator', '--fixture', bad], { stdio: ['ignore', 'pipe', 'pipe'] });
     let failErr = '';
     fail.stderr.setEncoding('utf8').on('data', (c: string) => (failErr += c));
     assert.equal(await new Promise((r) => fail.on('close', r)), 2);
