@@ -3,8 +3,8 @@
 // run on the full path. It never reports an error itself: every refusal comes from the full path.
 //
 // To add one: write `src/cli/fast/<command>.ts` exporting a `FastPath`, keep it to node builtins and small leaf
-// modules (no citty, yaml, @aws-sdk, @inquirer: the build puts this whole graph into dist/cli.cjs and dist/cli.mjs,
-// which every command loads; the keychain binding only through require() when the path runs), make it return
+// modules (no citty, yaml, @aws-sdk, @inquirer: the build puts this whole graph into dist/cli.cjs, which every
+// command loads; the keychain binding only through require() when the path runs), make it return
 // false on any doubt, and add one line below.
 import { writeSync } from 'node:fs';
 import { fastCredentialProcess } from './credential-process.js';
