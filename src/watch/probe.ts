@@ -29,7 +29,7 @@ import { dedupeKey, type Notifier } from '../notify/dispatch.js';
 import { clearLoginSignal, listLoginSignals, type LoginSignal } from '../store/signal.js';
 import { listUnlockRecords, type UnlockRecord } from '../store/state.js';
 import { ssoSettings, type UserConfig } from '../store/user-config.js';
-import { networkFromEnv, withBudget } from '../aws/clients.js';
+import { networkFromEnv, withBudget } from '../aws/network.js';
 import { ProbeClients, probeWithAws } from './aws-probe.js';
 import { readAwsConfig, type AwsConfigDoc } from '../aws/config-file.js';
 import { inspectToken } from '../aws/session-token.js';

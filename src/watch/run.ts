@@ -9,7 +9,7 @@ import type { Runtime } from '../core/runtime.js';
 import { createNotifier, type ChannelResult } from '../notify/dispatch.js';
 import type { NotifyEvent } from '../notify/events.js';
 import { loadUserConfig } from '../store/user-config.js';
-import { networkFromEnv } from '../aws/clients.js';
+import { networkFromEnv } from '../aws/network.js';
 import { ProbeClients } from './aws-probe.js';
 import { registerWatcher } from './pids.js';
 import { PassCache, watchOnce, type PushOutcome, type RunReport } from './probe.js';

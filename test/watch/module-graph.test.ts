@@ -45,6 +45,15 @@ describe('module graphs: the watcher starts no login, robots cannot reach the pu
     assert.deepEqual([...new Set(intoLogin.map((e) => e.from))], ['src/watch/device-push.ts']);
   });
 
+  it('keyrack watch: no AWS SDK package is statically reachable (its calls are hand-built; the SDK is a fallback)', async () => {
+    const entry = 'src/cli/commands/watch.ts';
+    const meta = await metafile(entry);
+    const graph = staticGraph(meta, entry);
+    assert.ok(graph.has('src/watch/aws-probe.ts'), 'the graph was computed');
+    const sdk = [...graph].flatMap((m) => (meta.inputs[m]?.imports ?? []).filter((i) => i.external && i.kind !== 'dynamic-import' && i.path.startsWith('@aws-sdk/')).map((i) => `${m} -> ${i.path}`));
+    assert.deepEqual(sdk, []);
+  });
+
   for (const robot of ['lock', 'status', 'grant']) {
     it(`keyrack ${robot} (robot): neither src/aws/login nor the device-code push is anywhere in its bundle`, async () => {
       const meta = await metafile(`src/cli/commands/${robot}.ts`);
