@@ -71,9 +71,28 @@ const cjs = {
   define: { ...common.define, 'import.meta.url': '__keyrack_import_meta_url' },
   inject: ['scripts/cjs-import-meta.js'],
 };
+/**
+ * The YAML parsers (a parse is needed only when keyrack.yml changed, or when a user config exists) are CommonJS
+ * files of their own, required on first use: in a command's bundle their 270 KB would be compiled on every start.
+ */
+const PARSERS = { 'src/core/keyrack-load.ts': ['./keyrack-file.js', 'keyrack-file'], 'src/store/user-config.ts': ['./user-config-parse.js', 'user-config'] };
+const parsersApart = {
+  name: 'keyrack-parsers-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(keyrack-file|user-config-parse)\.js$/ }, (args) => {
+      const hit = Object.entries(PARSERS).find(([importer, [path]]) => args.importer.endsWith(importer) && args.path === path);
+      if (!hit) return undefined;
+      if (args.kind !== 'dynamic-import') throw new Error(`${args.importer} must load ${args.path} with import(): it is built apart`);
+      return { path: `../parsers/${hit[1][1]}.cjs`, external: true };
+    });
+  },
+};
+// import() of what is external becomes require(): all of these are CommonJS.
+const robotCjs = { ...cjs, supported: { 'dynamic-import': false } };
 const robot = {};
-for (const name of ROBOT_COMMANDS) robot[name] = await build({ ...cjs, entryPoints: { [`cli/commands/${name}`]: `src/cli/commands/${name}.ts` } });
-robot.citty = await build({ ...cjs, entryPoints: { 'cli/citty': 'citty' } });
+for (const name of ROBOT_COMMANDS) robot[name] = await build({ ...robotCjs, entryPoints: { [`cli/commands/${name}`]: `src/cli/commands/${name}.ts` }, plugins: [parsersApart] });
+robot.citty = await build({ ...robotCjs, entryPoints: { 'cli/citty': 'citty' } });
+robot.parsers = await build({ ...robotCjs, entryPoints: { 'cli/parsers/keyrack-file': 'src/core/keyrack-file.ts', 'cli/parsers/user-config': 'src/store/user-config-parse.ts' } });
 
 const commandFiles = readdirSync('src/cli/commands').filter((f) => f.endsWith('.ts') && !ROBOT_COMMANDS.includes(basename(f, '.ts')));
 const full = await build({

@@ -38,14 +38,26 @@ export interface KeyrackErrorInit {
   cause?: unknown;
 }
 
+/**
+ * Marks a KeyrackError whichever copy of this module made it: the robot commands and the parsers they load lazily
+ * are separate bundles (scripts/build.mjs), each with its own class, and an error must stay a KeyrackError when it
+ * crosses from one to another (`instanceof` below checks the mark, not the class).
+ */
+const BRAND = Symbol.for('keyrack-aws.KeyrackError');
+
 export class KeyrackError extends Error {
   readonly code: string;
   readonly reason: Reason;
   readonly fix: string | undefined;
   readonly location: string | undefined;
 
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return typeof x === 'object' && x !== null && (x as { [BRAND]?: unknown })[BRAND] === true;
+  }
+
   constructor(init: KeyrackErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    Object.defineProperty(this, BRAND, { value: true });
     this.name = 'KeyrackError';
     this.code = init.code;
     this.reason = init.reason;
