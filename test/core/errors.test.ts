@@ -22,6 +22,6 @@ describe('KeyrackError', () => {
     const look = Object.assign(new Error('m'), { name: 'KeyrackError', code: 'x', reason: 'locked' });
     assert.equal(look instanceof KeyrackError, false, 'a look-alike is not enough');
     assert.equal(toKeyrackError(look).reason, 'internal');
-    assert.equal(null instanceof KeyrackError, false);
+    assert.equal((null as unknown) instanceof KeyrackError, false);
   });
 });
