@@ -92,7 +92,7 @@ export function takeLease(path: string, now: number, staleMs: number): boolean {
  * Wait while a live lease is at `path`, at most until `deadline` (epoch ms by `now`). True when it was released
  * (or its holder died) in time. A burst means many waiters, and their polling must not starve the one process
  * doing the work: between full checks (holder alive?) a poll is one stat(2) that sees the file go or be replaced,
- * at a growing interval (5 ms doubling to 80 ms).
+ * at a growing interval (5 ms doubling to 40 ms).
  */
 export async function waitForLease(path: string, opts: { now(): number; deadline: number; staleMs: number }): Promise<boolean> {
   let poll = 5;
@@ -109,6 +109,6 @@ export async function waitForLease(path: string, opts: { now(): number; deadline
     }
     if (now >= opts.deadline) return false;
     await new Promise((r) => setTimeout(r, Math.min(poll, Math.max(1, opts.deadline - now))));
-    poll = Math.min(poll * 2, 80);
+    poll = Math.min(poll * 2, 40);
   }
 }
