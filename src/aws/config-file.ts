@@ -4,6 +4,7 @@
 // (duplicate keys or sections, a stray line, a bad header, invalid UTF-8) we refuse too, with the line; where it
 // would read a different value than the SDK (inline comment, upper-case key, continuation line) the entry records
 // that, and resolveProfile refuses to use such a value.
+import { readFileSync } from 'node:fs';
 import { readFile, stat, realpath } from 'node:fs/promises';
 import { KeyrackError } from '../core/errors.js';
 import { writeFileAtomic, PRIVATE_FILE_MODE } from '../store/files.js';
@@ -240,7 +241,7 @@ export async function readAwsConfig(path: string, opts: { home?: string; display
   const displayPath = opts.displayPath ?? displayPathFor(path, opts.home);
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = readFileSync(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return parseAwsConfig('', displayPath, false);
     throw e;

@@ -8,12 +8,17 @@ import type { ProfileTarget } from './target.js';
 import type { TokenStore } from './token-store.js';
 import type { Validation } from './validate.js';
 
+// Loaded on first use (a grant served from the validation cache needs neither), then kept: a long-running
+// process (the watcher) proves every few minutes, and each import() is a loader round trip.
+let validateModule: Promise<typeof import('./validate.js')> | undefined;
+let processModule: Promise<typeof import('./credential-process.js')> | undefined;
+
 export async function proveRef(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, store: TokenStore, cmd: string): Promise<Validation> {
   if (store.kind === 'aws-cli') {
-    const { validateRef } = await import('./validate.js');
+    const { validateRef } = await (validateModule ??= import('./validate.js'));
     return validateRef(ctx, ref, target, cmd);
   }
-  const { validateTarget } = await import('./credential-process.js');
+  const { validateTarget } = await (processModule ??= import('./credential-process.js'));
   const v = await validateTarget(ctx, target, ref, store, cmd, { prove: true });
   if (!v.identity) throw new KeyrackError({ code: 'internal.unproven', reason: 'internal', message: `profile ${target.profile} was not proven with STS` });
   return { identity: v.identity, credentials: v.credentials, tokenExpiresAt: v.tokenExpiresAt ?? 0 };

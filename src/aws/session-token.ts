@@ -27,6 +27,8 @@ import type { SsoLogin } from './target.js';
 
 /** Refresh when less than this is left (defined with the token file, for the fast paths). */
 export { REFRESH_WINDOW_MS };
+let oidcModule: Promise<typeof import('./oidc-token.js')> | undefined;
+
 /** Below this, the token is not worth handing to a portal call. */
 const USABLE_MARGIN_MS = 30_000;
 /**
@@ -217,8 +219,8 @@ export async function usableToken(ctx: RobotContext, sso: SsoLogin, unlockComman
 
       let grant;
       try {
-        // Loaded only when a refresh is due: a grant that needs none never loads the AWS SDK.
-        const { refreshAccessToken } = await import('./oidc-token.js');
+        // Loaded only when a refresh is due (and kept, for the watcher's refresh every hour).
+        const { refreshAccessToken } = await (oidcModule ??= import('./oidc-token.js'));
         grant = await refreshAccessToken(
           { region: sso.region, endpoints: ctx.runtime.endpoints, env: ctx.runtime.env, net, log, ...(ctx.signal ? { signal: ctx.signal } : {}) },
           { clientId: t.clientId, clientSecret: t.clientSecret },

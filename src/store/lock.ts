@@ -10,9 +10,12 @@
 // needs no guard (O_EXCL), so under the guard "the file holds nonce N" stays true until we unlink it.
 // The guard is held for a read and an unlink only; a guard left by a crashed process is broken by moving it aside
 // and checking that the moved file is the one judged stale (a fresh one is linked back).
+// Creating, reading and removing a lock file are synchronous calls: a few microseconds each, where a thread-pool
+// hop costs tenths of a millisecond (research/soak.md); only the waits are asynchronous.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { link, open, rename, unlink } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { link, rename } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,39 +79,47 @@ function parseInfo(text: string): LockInfo | undefined {
 
 /** Create `path` exclusively with our info; false when it exists. */
 async function tryCreate(path: string, info: LockInfo): Promise<boolean> {
-  let fh;
+  let fd: number;
   try {
-    fh = await open(path, 'wx', PRIVATE_FILE_MODE);
+    fd = openSync(path, 'wx', PRIVATE_FILE_MODE);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw e;
   }
   try {
-    await fh.writeFile(`${JSON.stringify(info)}\n`);
+    writeSync(fd, `${JSON.stringify(info)}\n`);
   } catch (e) {
-    await fh.close().catch(() => undefined);
-    await unlink(path).catch(() => undefined); // ours, and unreadable to others: nobody else would remove it
+    closeSync(fd);
+    unlinkQuietly(path); // ours, and unreadable to others: nobody else would remove it
     throw e;
   }
-  await fh.close();
+  closeSync(fd);
   return true;
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
 }
 
 /** Content and identity of the file, read through one descriptor; undefined if it is gone. */
 async function inspect(path: string): Promise<Seen | undefined> {
-  let fh;
+  let fd: number;
   try {
-    fh = await open(path, 'r');
+    fd = openSync(path, 'r');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
   try {
-    const st = await fh.stat();
-    const text = await fh.readFile('utf8');
+    const st = fstatSync(fd);
+    const text = readFileSync(fd, 'utf8');
     return { info: parseInfo(text), dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs, size: st.size };
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -177,7 +188,7 @@ async function withGuard<T>(lockPath: string, now: () => number, deadline: numbe
         const moved = await inspect(aside);
         // Moved someone's fresh guard by mistake: put it back unless another one appeared meanwhile.
         if (moved && !sameFile(moved, seen)) await link(aside, guardPath).catch(() => undefined);
-        await unlink(aside).catch(() => undefined);
+        unlinkQuietly(aside);
         continue;
       }
       if (now() >= deadline) throw timeoutError(guardPath, now() - start, seen?.info);
@@ -187,7 +198,7 @@ async function withGuard<T>(lockPath: string, now: () => number, deadline: numbe
       return await fn();
     } finally {
       const mine = await inspect(guardPath);
-      if (mine?.info?.nonce === info.nonce) await unlink(guardPath).catch(() => undefined);
+      if (mine?.info?.nonce === info.nonce) unlinkQuietly(guardPath);
     }
   } finally {
     ownNonces.delete(info.nonce);
@@ -224,7 +235,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
       if (isStale(seen, now(), opts.staleMs)) {
         await withGuard(path, now, deadline, async () => {
           const again = await inspect(path);
-          if (again && sameFile(again, seen)) await unlink(path).catch(() => undefined);
+          if (again && sameFile(again, seen)) unlinkQuietly(path);
         });
         continue;
       }
@@ -250,7 +261,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
 async function release(path: string, nonce: string, now: () => number, waitMs: number): Promise<void> {
   const removeIfMine = async () => {
     const seen = await inspect(path);
-    if (seen?.info?.nonce === nonce) await unlink(path).catch(() => undefined);
+    if (seen?.info?.nonce === nonce) unlinkQuietly(path);
   };
   try {
     await withGuard(path, now, now() + waitMs, removeIfMine);
