@@ -100,13 +100,15 @@ export interface TestEmulator {
   control: ControlClient;
   /** Collected log lines (the emulator's `log` option). */
   logs: string[];
+  /** In-process clock move (RunningEmulator.advanceClock): the new offset in seconds. */
+  advanceClock(seconds: number): number;
   close(): Promise<void>;
 }
 
 export async function startTestEmulator(opts: Omit<EmulatorOptions, 'log'> = {}): Promise<TestEmulator> {
   const logs: string[] = [];
   const emu = await startEmulator({ ...opts, log: (l) => logs.push(l) });
-  return { url: emu.url, port: emu.port, control: new ControlClient(emu.url), logs, close: () => emu.close() };
+  return { url: emu.url, port: emu.port, control: new ControlClient(emu.url), logs, advanceClock: (s) => emu.advanceClock(s), close: () => emu.close() };
 }
 
 /** A throwaway HOME (and XDG dirs) for one test; restore() puts process.env back and deletes it. */

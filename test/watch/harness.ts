@@ -1,10 +1,9 @@
 // In-process set-up for watcher tests: the emulator (optionally with a custom fixture), a sandboxed HOME, a
-// Runtime whose clock is real time + the emulator's clock offset (moved together through the control API), an
+// Runtime whose clock is real time + the emulator's clock offset (moved together, in process), an
 // ~/.aws/config and keyrack.yml as a user would have them, a login, an unlock record and a recording notifier.
 import { constants } from 'node:fs';
 import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { formatAwsTimestamp, writeTokenFile } from '../../src/aws/token-cache.js';
@@ -101,7 +100,6 @@ export async function createHarness(opts: { fixture?: FixtureInput; emulator?: T
     ...opts.env,
   };
   let offset = (await emu.control.clock()).offsetSeconds * 1000;
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const clock = { now: () => Date.now() + offset };
   const runtime = createRuntime({ env, cwd: repo, clock });
   const config = defaultUserConfig(join(runtime.paths.config, 'config.yml'));
@@ -117,17 +115,9 @@ export async function createHarness(opts: { fixture?: FixtureInput; emulator?: T
     runtime,
     offsetMs: () => offset,
     async advance(seconds) {
-      // node:http with a kept-alive connection: a 90-day soak moves the clock 13 000 times.
-      const body = JSON.stringify({ advanceSeconds: seconds });
-      const text = await new Promise<string>((resolve, reject) => {
-        const req = request(`${emu.url}/_emulator/clock`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-          let b = '';
-          res.setEncoding('utf8').on('data', (c: string) => (b += c)).on('end', () => (res.statusCode === 200 ? resolve(b) : reject(new Error(`clock: HTTP ${res.statusCode}`))));
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
-      offset = (JSON.parse(text) as { offsetSeconds: number }).offsetSeconds * 1000;
+      // In process (the emulator runs here): a 90-day soak moves the clock 13 000 times; the control API's
+      // POST /_emulator/clock does the same over HTTP (test/emulator covers it).
+      offset = emu.advanceClock(seconds) * 1000;
     },
     config,
     notifier: createNotifier({ runtime, config, log, channels: [recorder] }),
@@ -153,7 +143,6 @@ export async function createHarness(opts: { fixture?: FixtureInput; emulator?: T
       await writeUnlockRecord(runtime.paths.state, { version: 1, env: 'prep', keys: { AWS_PROFILE: { profile: 'acme.prep', sso: 'acme' } }, sessions: ['acme'], unlockedAt: at, file: join(repo, 'keyrack.yml') });
     },
     async close() {
-      agent.destroy();
       if (!opts.emulator) await emu.close();
       await rm(root, { recursive: true, force: true });
     },
