@@ -6,9 +6,22 @@ import { KeyrackError } from './errors.js';
 import type { KeyrackFile } from './keyrack-file.js';
 import { cachedParse, type ParseCache } from '../store/parse-cache.js';
 
-/** Parse `text` (read from `path`), or take the kept parse of the same text from `cache`. */
+let lastParsed: { path: string; text: string; file: Promise<KeyrackFile> } | undefined;
+
+/**
+ * Parse `text` (read from `path`), or take the kept parse of the same text from `cache`. Within one process the
+ * last parse is reused too (a grant reads the file twice; the watcher and hosts read it again and again). The
+ * result is shared: callers never modify it.
+ */
 export function parseKeyrackText(text: string, path: string, cache?: ParseCache): Promise<KeyrackFile> {
-  return cachedParse(cache, 'keyrack-yml', path, text, async () => (await import('./keyrack-file.js')).parseKeyrackFile(text, path));
+  if (lastParsed?.path === path && lastParsed.text === text) return lastParsed.file;
+  const file = cachedParse(cache, 'keyrack-yml', path, text, async () => (await import('./keyrack-file.js')).parseKeyrackFile(text, path));
+  lastParsed = { path, text, file };
+  // A failed parse is not kept: the next caller parses again and gets the error itself.
+  file.catch(() => {
+    if (lastParsed?.file === file) lastParsed = undefined;
+  });
+  return file;
 }
 
 export async function loadKeyrackFile(path: string, cache?: ParseCache): Promise<KeyrackFile> {
