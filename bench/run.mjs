@@ -139,7 +139,7 @@ const cases = [
 // Keychain mode: a second sandbox whose session keeps its token in a private gnome-keyring, its profiles rewritten
 // to `credential_process = … keyrack credential-process --profile P` by the unlock.
 let keyring;
-if (existsSync(join(ROOT, 'dist', 'cli', 'commands', 'credential-process.mjs'))) {
+if (existsSync(join(ROOT, 'dist', 'cli', 'commands', 'credential-process.cjs'))) {
   keyring = await startKeyring();
   if (keyring) {
     const home2 = join(root, 'home-keychain');
