@@ -1,7 +1,7 @@
 // Loading keyrack.yml for a command: read it, then reuse its parse when the text is the one parsed before
 // (store/parse-cache.ts), loading the YAML parser (./keyrack-file.ts) only when it must parse. A robot's grant
 // against an unchanged keyrack.yml thus never loads YAML.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { KeyrackError } from './errors.js';
 import type { KeyrackFile } from './keyrack-file.js';
 import { cachedParse, type ParseCache } from '../store/parse-cache.js';
@@ -27,7 +27,7 @@ export function parseKeyrackText(text: string, path: string, cache?: ParseCache)
 export async function loadKeyrackFile(path: string, cache?: ParseCache): Promise<KeyrackFile> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
     throw new KeyrackError({

@@ -1,8 +1,8 @@
 // The audit trail: one JSON object per line, appended with a single write(2) on an O_APPEND descriptor so
 // concurrent writers never interleave inside a line. No secrets: identities, references and outcomes only.
 // Size-bounded: past the limit the file is rotated once (audit.jsonl → audit.jsonl.1) under a lock.
-import { open, readFile, rename, stat } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readFile, rename, stat } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Reason } from '../core/errors.js';
 import { ensurePrivateDir } from './files.js';
@@ -55,13 +55,14 @@ export async function appendAudit(stateDir: string, event: AuditEvent, maxBytes 
   await ensurePrivateDir(stateDir);
   const path = auditPath(stateDir);
   const line = Buffer.from(`${JSON.stringify(event)}\n`);
-  const fh = await open(path, 'a', 0o600);
+  // Synchronous, as store/files.ts explains.
+  const fd = openSync(path, 'a', 0o600);
   try {
-    await fh.write(line);
+    writeSync(fd, line);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
-  const size = await stat(path).then((s) => s.size, () => 0);
+  const size = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
   if (size > maxBytes) {
     await withFileLock(`${path}.lock`, async () => {
       // Re-check under the lock: another writer may have rotated already.
