@@ -9,7 +9,7 @@
 // What each case is:
 //   node -e 0                 Node start-up alone: the floor.
 //   grant warm                a validation-cache hit, as a robot loop sees it (the fast path, src/cli/fast), through
-//                             the installed command (bin/keyrack.cjs).
+//                             the installed command (package.json bin, dist/cli.cjs).
 //   grant warm, full path     the same hit with KEYRACK_FAST_PATH=0 (citty and the whole grant), for reference.
 //   grant cold                no validation cache (KEYRACK_VALIDATION_TTL=0) and no cached role credentials:
 //                             GetRoleCredentials + GetCallerIdentity against the emulator.
@@ -29,8 +29,8 @@ import { join, resolve } from 'node:path';
 import { startKeyring } from './keyring.mjs';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
-// The installed command (package.json `bin`): the CommonJS launcher.
-const KEYRACK = join(ROOT, 'bin', 'keyrack.cjs');
+// The installed command (package.json `bin`).
+const KEYRACK = join(ROOT, JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).bin.keyrack);
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-// The installed `keyrack` command. CommonJS on purpose: Node starts a CommonJS entry without its ES module
-// loader, which is most of what a warm `keyrack grant` would otherwise spend (research/latency.md).
+// A stable path to the CLI, for what is written down outside this package: the credential_process lines keyrack
+// puts in ~/.aws/config name this file. The installed `keyrack` command (package.json bin) is dist/cli.cjs itself,
+// a CommonJS file started without Node's ES module loader and one module load sooner (research/latency.md).
 require('../dist/cli.cjs');
