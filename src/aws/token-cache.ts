@@ -1,10 +1,10 @@
 // The SSO token cache `~/.aws/sso/cache/<key>.json`, shared with the AWS CLI v2 and the JS SDK (which refreshes
 // it in place). Written the way the CLI writes it: one line of Python-style JSON, `…Z` timestamps, mode 0600.
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Paths } from '../core/runtime.js';
 import { KeyrackError } from '../core/errors.js';
-import { removeFileIfExists, writeFileAtomic } from '../store/files.js';
+import { readThroughFd, removeFileIfExists, writeFileAtomic } from '../store/files.js';
 import { isCacheKey, pythonJsonDumps, type PyJson } from './cache-keys.js';
 
 /**
@@ -78,24 +78,16 @@ export type PrivateRead = { kind: 'missing' } | { kind: 'exposed'; detail: strin
  * Stat and read use the same descriptor, so the checked file is the read file.
  */
 export async function readPrivateFile(path: string): Promise<PrivateRead> {
-  // Synchronous: a small file read once per command; the checked descriptor is the one read.
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-    throw e;
-  }
-  try {
+  // Synchronous (see store/files.ts); the checked descriptor is the one read.
+  const read = readThroughFd(path, (fd): PrivateRead => {
     const st = fstatSync(fd);
     if (!st.isFile()) return { kind: 'exposed', detail: 'not a regular file' };
     if ((st.mode & 0o077) !== 0) return { kind: 'exposed', detail: `mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}` };
     const uid = process.getuid?.();
     if (uid !== undefined && st.uid !== uid) return { kind: 'exposed', detail: 'owned by another user' };
     return { kind: 'ok', text: readFileSync(fd, 'utf8') };
-  } finally {
-    closeSync(fd);
-  }
+  });
+  return read ?? { kind: 'missing' };
 }
 
 /**

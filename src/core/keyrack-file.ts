@@ -6,6 +6,7 @@ import { LineCounter, isAlias, isMap, isNode, isScalar, isSeq, parseDocument, vi
 import { parseDuration, formatDuration } from './duration.js';
 import { KeyrackError } from './errors.js';
 import { assertNoSecrets } from './secret-scan.js';
+import { closest } from './suggest.js';
 
 export { findKeyrackFile, selectRefs } from './keyrack-find.js';
 
@@ -499,30 +500,6 @@ function kindOf(node: Node | null): string {
 function envSuggestion(name: string): string | undefined {
   const m = /^envs?[-_:. ](.+)$/i.exec(name);
   return m?.[1] ? `env.${m[1]}` : closest(name, KEYRACK_FIELDS.top);
-}
-
-/** The allowed name closest to `name`, if it is close enough to be a typo (`startUrl` → `start_url`). */
-function closest(name: string, allowed: readonly string[]): string | undefined {
-  const typed = name.toLowerCase().replace(/[-\s]/g, '_');
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of allowed) {
-    const d = Math.min(editDistance(typed, candidate), editDistance(typed, candidate.replace(/_/g, '')));
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur.push(Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    }
-    prev = cur;
-  }
-  return prev[b.length] ?? 0;
 }
 
 /** Sets an own property even for a name like `__proto__`, which plain assignment would turn into a prototype. */

@@ -6,6 +6,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Reason } from './errors.js';
 import { readFileIfExists, writeFileAtomic } from '../store/files.js';
+import { pidAlive } from '../store/pid.js';
 
 export interface Waiter {
   version: 1;
@@ -22,15 +23,6 @@ export interface Waiter {
 
 export const waitersDir = (state: string) => join(state, 'waiting');
 
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Records a waiter; the returned function removes the record (call it in a finally). Best effort. */
 export async function registerWaiter(state: string, w: Omit<Waiter, 'version' | 'pid'>): Promise<() => Promise<void>> {
@@ -55,7 +47,7 @@ export async function listWaiters(state: string, env?: string): Promise<Waiter[]
     } catch {
       w = undefined;
     }
-    if (!w || w.version !== 1 || typeof w.pid !== 'number' || !alive(w.pid)) {
+    if (!w || w.version !== 1 || typeof w.pid !== 'number' || !pidAlive(w.pid)) {
       await rm(join(dir, n), { force: true }).catch(() => undefined);
       continue;
     }

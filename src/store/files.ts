@@ -41,6 +41,25 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   }
 }
 
+/**
+ * `read(fd)` on `path` opened for reading, closed afterwards; undefined when there is no file (other errors
+ * propagate). One descriptor throughout, so what an fstat checked is what is read.
+ */
+export function readThroughFd<T>(path: string, read: (fd: number) => T): T | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    return read(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Read a UTF-8 file, or undefined when it does not exist. Other errors propagate. */
 export async function readFileIfExists(path: string): Promise<string | undefined> {
   try {

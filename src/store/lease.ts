@@ -13,6 +13,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import { pidAlive } from './pid.js';
 
 interface LeaseInfo {
   pid: number;
@@ -30,23 +31,13 @@ function readInfo(path: string): LeaseInfo | undefined {
   return undefined;
 }
 
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Whether a live lease is at `path`: a holder that still runs (on this host) and is younger than `staleMs`. */
 export function leaseHeld(path: string, now: number, staleMs: number): boolean {
   const st = statSync(path, { throwIfNoEntry: false });
   if (!st) return false;
   const info = readInfo(path);
   if (!info) return now - st.mtimeMs < Math.min(staleMs, 1_000);
-  if (info.host === hostname() && !alive(info.pid)) return false;
+  if (info.host === hostname() && !pidAlive(info.pid)) return false;
   return now - info.createdAt < staleMs;
 }
 

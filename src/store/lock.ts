@@ -21,7 +21,7 @@ import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeyrackError } from '../core/errors.js';
 import { systemClock } from '../core/runtime.js';
-import { ensurePrivateDir, PRIVATE_FILE_MODE } from './files.js';
+import { ensurePrivateDir, PRIVATE_FILE_MODE, readThroughFd } from './files.js';
 
 export interface LockOptions {
   /** Give up waiting after this long: KeyrackError `lock.timeout` (reason `unavailable`). */
@@ -107,20 +107,10 @@ function unlinkQuietly(path: string): void {
 
 /** Content and identity of the file, read through one descriptor; undefined if it is gone. */
 async function inspect(path: string): Promise<Seen | undefined> {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  try {
+  return readThroughFd(path, (fd) => {
     const st = fstatSync(fd);
-    const text = readFileSync(fd, 'utf8');
-    return { info: parseInfo(text), dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs, size: st.size };
-  } finally {
-    closeSync(fd);
-  }
+    return { info: parseInfo(readFileSync(fd, 'utf8')), dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs, size: st.size };
+  });
 }
 
 function sameFile(a: Seen, b: Seen): boolean {

@@ -1,12 +1,12 @@
 // keyrack's own state under $XDG_STATE_HOME/keyrack. Nothing here is secret: unlock records say which keys a
 // human opened and until when; validation entries say which identity a profile proved to be, and until when.
 import { readdir, rm } from 'node:fs/promises';
-import { closeSync, fstatSync, openSync, readFileSync, type BigIntStats } from 'node:fs';
+import { fstatSync, readFileSync, type BigIntStats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { KeyrackError } from '../core/errors.js';
 import type { Identity } from '../core/plugin.js';
-import { readFileIfExists, removeFileIfExists, writeFileAtomic } from './files.js';
+import { readFileIfExists, readThroughFd, removeFileIfExists, writeFileAtomic } from './files.js';
 
 export interface UnlockRecord {
   version: 1;
@@ -221,22 +221,13 @@ const SETTLED_MS = 1_000;
 
 /** A file's bytes with its stat fingerprint (null unless it had settled); undefined when there is no file. */
 export async function readSettled(path: string, now: number): Promise<{ bytes: Buffer; stat: string | null } | undefined> {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  try {
+  return readThroughFd(path, (fd) => {
     const before = fstatSync(fd, { bigint: true });
     const bytes = readFileSync(fd);
     const after = fstatSync(fd, { bigint: true });
     if (statFingerprint(before) !== statFingerprint(after)) throw new Error('changed while being read');
     return { bytes, stat: Number(after.ctimeNs / 1_000_000n) <= now - SETTLED_MS ? statFingerprint(after) : null };
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /**

@@ -3,6 +3,7 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Node, type YAMLMap } from 'yaml';
 import { parseDuration } from '../core/duration.js';
 import { KeyrackError } from '../core/errors.js';
+import { closest } from '../core/suggest.js';
 import { DEFAULT_COOLDOWN_MS, DEFAULT_SSO, DEFAULT_WATCH, defaultUserConfig, type NotifySettings, type SsoSettings, type TokenStore, type UserConfig, type WatchSettings, type WebhookTarget } from './user-config.js';
 
 const LIMITS = {
@@ -250,25 +251,4 @@ function human(ms: number): string {
   const units: [number, string][] = [[86_400_000, 'd'], [3_600_000, 'h'], [60_000, 'm'], [1000, 's']];
   for (const [size, unit] of units) if (ms % size === 0) return `${ms / size}${unit}`;
   return `${ms}ms`;
-}
-
-function closest(name: string, allowed: readonly string[]): string | undefined {
-  const typed = name.toLowerCase().replace(/[-\s]/g, '_');
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of allowed) {
-    const d = editDistance(typed, candidate);
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur.push(Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    prev = cur;
-  }
-  return prev[b.length] ?? 0;
 }

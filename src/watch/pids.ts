@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../store/files.js';
+import { pidAlive } from '../store/pid.js';
 
 export interface WatcherPid {
   pid: number;
@@ -43,14 +44,6 @@ export async function listWatchers(state: string): Promise<(WatcherPid & { file:
   return out;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** On Linux, the process must still be a keyrack watcher (a reused pid is left alone). */
 async function looksLikeWatcher(pid: number): Promise<boolean> {
@@ -71,15 +64,15 @@ export async function stopRegisteredWatchers(state: string, opts: { graceMs?: nu
   const stopped: number[] = [];
   for (const w of await listWatchers(state)) {
     if (w.host !== hostname() || w.pid === process.pid) continue;
-    if (alive(w.pid) && (await looksLikeWatcher(w.pid))) {
+    if (pidAlive(w.pid) && (await looksLikeWatcher(w.pid))) {
       try {
         process.kill(w.pid, 'SIGTERM');
       } catch {
         continue;
       }
       const until = performance.now() + (opts.graceMs ?? 3_000);
-      while (alive(w.pid) && performance.now() < until) await sleep(25);
-      if (alive(w.pid)) {
+      while (pidAlive(w.pid) && performance.now() < until) await sleep(25);
+      if (pidAlive(w.pid)) {
         try {
           process.kill(w.pid, 'SIGKILL');
         } catch {
