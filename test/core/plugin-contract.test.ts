@@ -20,6 +20,12 @@ describe('plugin contract: robots cannot reach a login', () => {
     });
   }
 
+  it('the fast paths (answered before any command loads) reach no login code', async () => {
+    const graph = await moduleGraph('src/cli/fast/index.ts');
+    assert.ok(graph.some((m) => /src\/cli\/fast\/credential-process\.ts$/.test(m)), 'the graph was actually computed');
+    assert.deepEqual(graph.filter((m) => LOGIN.test(m)), []);
+  });
+
   it('the check can fail: unlock does reach the login code', async () => {
     const graph = await moduleGraph('src/cli/commands/unlock.ts');
     assert.ok(graph.some((m) => LOGIN.test(m)));
