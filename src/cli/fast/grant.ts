@@ -133,12 +133,15 @@ export async function fastGrant(argv: readonly string[], io: FastIo): Promise<bo
   if (found?.kind === 'stale') {
     const lease = found.lease;
     try {
-      if (takeLease(lease, io.now(), LEASE_STALE_MS)) return false;
-      const budget = networkFromEnv(io.env).totalTimeoutMs;
-      if (!(await waitForLease(lease, { now: io.now, deadline: io.now() + budget, staleMs: LEASE_STALE_MS }))) return false;
+      if (!takeLease(lease, io.now(), LEASE_STALE_MS)) {
+        const budget = networkFromEnv(io.env).totalTimeoutMs;
+        if (!(await waitForLease(lease, { now: io.now, deadline: io.now() + budget, staleMs: LEASE_STALE_MS }))) return false;
+      }
     } catch {
       return false;
     }
+    // Look again, also when this process just took the lease: a leader may have finished (and let go) between the
+    // first look and the lease. Still stale with the lease held: lead, on the full path.
     found = cachedGrant(argv, io);
   }
   if (found?.kind !== 'hit') return false;
