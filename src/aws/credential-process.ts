@@ -28,7 +28,6 @@ import { requireUnlocked, unlockCommand } from '../core/access.js';
 import { KeyrackError, isKeyrackError } from '../core/errors.js';
 import type { AwsProfileRef } from '../core/keyrack-file.js';
 import type { Identity, RobotContext, RoleCredentials } from '../core/plugin.js';
-import { createHash } from 'node:crypto';
 import { readFileIfExists, writeFileAtomic } from '../store/files.js';
 import { dropFastProcess, readSettled, writeFastProcess } from '../store/state.js';
 import { parseUserConfigText, ssoSettings, userConfigPath } from '../store/user-config.js';
@@ -41,6 +40,7 @@ import { resolveTarget, type ProfileTarget, type SsoLogin } from './target.js';
 import { tokenStoreFor, type TokenStore } from './token-store.js';
 import { roleCacheKey, tokenCacheKey } from './cache-keys.js';
 import { checkProfileName, parseProcessTarget, processDir, processTargetPath, type ProcessTarget, type ProcessTargetRef } from './process-target.js';
+import { sha256Hex } from '../core/hash.js';
 
 export { processTargetPath, renderProcessOutput, type ProcessTarget, type ProcessTargetRef } from './process-target.js';
 
@@ -346,15 +346,14 @@ async function vouchForFastPath(ctx: RobotContext, targetText: string, target: P
     const uc = await readSettled(userConfig, now);
     const text = uc?.bytes.toString('utf8');
     if (text === undefined || ssoSettings(await parseUserConfigText(text, userConfig), target.sso.session).tokenStore !== 'keychain') return;
-    const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
     await writeFastProcess(paths.state, {
       version: 1,
       profile: target.profile,
-      targetSha256: sha256(targetText),
+      targetSha256: sha256Hex(targetText),
       tokenKey: target.sso.tokenKey,
       roleKey: target.roleKey,
       userConfig,
-      userConfigSha256: sha256(uc?.bytes ?? ''),
+      userConfigSha256: sha256Hex(uc?.bytes ?? ''),
       userConfigStat: uc?.stat ?? null,
     });
   } catch (e) {

@@ -7,7 +7,6 @@
 // any failed validation drop it; a hit still checks locally that the unlock is live, that ~/.aws/config still
 // points the profile at the same account/role/session, that the SSO token file exists and has not expired, and
 // (for --credentials) that the cached role credentials are the ones that were validated.
-import { createHash } from 'node:crypto';
 import { requireUnlocked, unlockCommand } from '../core/access.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { KeyrackError } from '../core/errors.js';
@@ -31,6 +30,7 @@ import { checkPins } from './pins.js';
 import { resolveTargetOrRecorded } from './credential-process.js';
 import { proveRef, validationEntry } from './prove.js';
 import { tokenStoreFor } from './token-store.js';
+import { sha256Hex } from '../core/hash.js';
 
 export const DEFAULT_VALIDATION_TTL_MS = 30_000;
 /** Longer reuse would hide a revoked session from robots for longer than anyone would expect. */
@@ -119,7 +119,6 @@ async function fromValidationCache(ctx: RobotContext, ref: AwsProfileRef, target
   return { grant: { ...base, credentials: rc.credentials }, entry: hit };
 }
 
-const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const sameRef = (a: AwsProfileRef, b: AwsProfileRef) =>
   a.env === b.env && a.key === b.key && a.profile === b.profile && a.sso === b.sso && a.account === b.account && a.role === b.role;
 /**
@@ -141,7 +140,7 @@ async function vouchForFastPath(ctx: RobotContext, req: GrantRequest, ref: AwsPr
     const [again] = selectRefs(await parseKeyrackText(yml.bytes.toString('utf8'), file, parseCacheFor(paths.state)), { ...(req.env ? { env: req.env } : {}), key: req.key });
     if (again?.kind !== 'profile' || !sameRef(again, ref)) return;
     const aws = await readSettled(paths.awsConfig, now);
-    if (!aws || sha256(aws.bytes) !== sha256(doc.text)) return;
+    if (!aws || sha256Hex(aws.bytes) !== sha256Hex(doc.text)) return;
     const userConfig = userConfigPath(paths);
     const uc = await readSettled(userConfig, now);
     const ucText = uc?.bytes.toString('utf8');
@@ -153,19 +152,19 @@ async function vouchForFastPath(ctx: RobotContext, req: GrantRequest, ref: AwsPr
     await writeFastGrant(paths.state, {
       version: 1,
       file,
-      fileSha256: sha256(yml.bytes),
+      fileSha256: sha256Hex(yml.bytes),
       fileStat: yml.stat,
       envArg: req.env ?? '',
       key: req.key,
       env: ref.env,
       profile: ref.profile,
       awsConfig: paths.awsConfig,
-      awsConfigSha256: sha256(aws.bytes),
+      awsConfigSha256: sha256Hex(aws.bytes),
       awsConfigStat: aws.stat,
       tokenKey: target.sso.tokenKey,
       roleKey: target.roleKey,
       userConfig,
-      userConfigSha256: uc ? sha256(uc.bytes) : null,
+      userConfigSha256: uc ? sha256Hex(uc.bytes) : null,
       userConfigStat: uc ? uc.stat : statFingerprint(undefined),
       ttlEnv: ttl.env,
       ttlMs: ttl.ms,

@@ -21,8 +21,8 @@ import { logout, probeSession } from './portal.js';
 import { deleteRoleCredentials } from './role-cache.js';
 import { resolveTargetOrRecorded } from './credential-process.js';
 import { tokenLockPath } from './session-token.js';
-import { resolveTarget, type ProfileTarget, type SsoLogin } from './target.js';
-import { deleteTokenFile, readPrivateFile, readTokenFile } from './token-cache.js';
+import type { ProfileTarget, SsoLogin } from './target.js';
+import { readPrivateFile, readTokenFile } from './token-cache.js';
 import { fileTokenStore, tokenStoreFor } from './token-store.js';
 
 export interface LockResult {

@@ -2,12 +2,13 @@
 //
 // Sent as a hand-built awsQuery request signed with SigV4 (below, node:crypto only), so a grant never loads the
 // AWS SDK; with FIPS or dual-stack endpoints switched on it goes through the SDK's STS client instead.
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Logger } from '../core/log.js';
 import type { EnvVars, Endpoints } from '../core/runtime.js';
 import type { Identity, RoleCredentials } from '../core/plugin.js';
 import { classifyAwsError, type ClassifyContext } from './classify.js';
 import { awsEndpoint, awsUrl, deadline, observed, sendAwsRequest, USER_AGENT, type AwsAnswer, type NetworkPolicy } from './network.js';
+import { sha256Hex } from '../core/hash.js';
 
 export interface StsTarget {
   region: string;
@@ -33,7 +34,6 @@ export function identityFromArn(arn: string, userId?: string): Identity {
 // SigV4 (header form), as AWS documents it: canonical request → string to sign → HMAC chain of date, region,
 // service. test/cli/fast-path.test.ts checks it against AWS's published example.
 
-const sha256Hex = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const hmac = (key: string | Buffer, s: string) => createHmac('sha256', key).update(s, 'utf8').digest();
 
 /** RFC 3986 with AWS's unreserved set. */

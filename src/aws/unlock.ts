@@ -23,7 +23,6 @@ import {
   resolveTargetOrRecorded,
   toProcessProfile,
   toSsoProfile,
-  validateTarget,
   writeProcessTarget,
   type ProcessCommand,
 } from './credential-process.js';

@@ -4,9 +4,9 @@
 // path, the same text (SHA-256) and the same build of keyrack (an id the build computes from the sources); a
 // failed parse is never kept, so errors are always reported by the parser itself. One entry per file path, in
 // the state directory (0600 files, 0700 directory), written atomically; a damaged entry is a miss.
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { readFileIfExists, writeFileAtomic } from './files.js';
+import { sha256Hex } from '../core/hash.js';
 
 /** Set by the build (scripts/build.mjs); absent when the sources run directly (tests through tsx): no cache then. */
 declare const __KEYRACK_BUILD_ID__: string | undefined;
@@ -29,7 +29,6 @@ interface Entry<T> {
   value: T;
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
 /**
  * `parse()`'s result for this path and text, from the cache when it holds an entry for them, else parsed and kept.
@@ -37,8 +36,8 @@ const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex
  */
 export async function cachedParse<T>(cache: ParseCache | undefined, kind: string, path: string, text: string, parse: () => Promise<T>): Promise<T> {
   if (!cache) return parse();
-  const file = join(cache.dir, `${kind}-${sha256(path)}.json`);
-  const textSha256 = sha256(text);
+  const file = join(cache.dir, `${kind}-${sha256Hex(path)}.json`);
+  const textSha256 = sha256Hex(text);
   try {
     const raw = await readFileIfExists(file);
     const e = raw === undefined ? undefined : (JSON.parse(raw) as Partial<Entry<T>>);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { KeyrackError } from '../core/errors.js';
 import type { Identity } from '../core/plugin.js';
 import { readFileIfExists, readThroughFd, removeFileIfExists, writeFileAtomic } from './files.js';
+import { sha256Hex } from '../core/hash.js';
 
 export interface UnlockRecord {
   version: 1;
@@ -256,7 +257,7 @@ export function readFastGrant(state: string, lookupSha256: string, file: string,
 
 /** Write it unless an identical one is there (a grant on the full path must not pay for a write every time). */
 export async function writeFastGrant(state: string, record: FastGrantRecord): Promise<void> {
-  const lookup = createHash('sha256').update(fastGrantLookup(record.file, record.envArg, record.key), 'utf8').digest('hex');
+  const lookup = sha256Hex(fastGrantLookup(record.file, record.envArg, record.key));
   const path = fastGrantPath(state, lookup);
   const text = `${JSON.stringify(record)}\n`;
   if ((await readFileIfExists(path).catch(() => undefined)) === text) return;

@@ -4,7 +4,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, typ
 import { parseDuration } from '../core/duration.js';
 import { KeyrackError } from '../core/errors.js';
 import { closest } from '../core/suggest.js';
-import { DEFAULT_COOLDOWN_MS, DEFAULT_SSO, DEFAULT_WATCH, defaultUserConfig, type NotifySettings, type SsoSettings, type TokenStore, type UserConfig, type WatchSettings, type WebhookTarget } from './user-config.js';
+import { DEFAULT_COOLDOWN_MS, DEFAULT_SSO, DEFAULT_WATCH, defaultUserConfig, type NotifySettings, type SsoSettings, type UserConfig, type WatchSettings } from './user-config.js';
 
 const LIMITS = {
   interval: [10_000, 24 * 3_600_000],

@@ -189,10 +189,10 @@ describe('grant fast path', () => {
     assert.equal((await grant(sb, [], { KEYRACK_VALIDATION_TTL: '0' })).fast, false);
   });
 
-  it('dist/cli.cjs started directly answers as the installed command does, on both paths', async () => {
+  it('bin/keyrack.cjs (the path credential_process lines name) answers as the installed command does, on both paths', async () => {
     await prime(sb, ['--credentials']);
     const cjs = (extra: string[], env: Record<string, string> = {}) =>
-      spawnSync(process.execPath, [resolve('dist/cli.cjs'), 'grant', 'AWS_PROFILE', '--env', 'prep', ...extra], { cwd: sb.repo, env: { ...sb.env, ...env }, encoding: 'utf8' });
+      spawnSync(process.execPath, [resolve('bin/keyrack.cjs'), 'grant', 'AWS_PROFILE', '--env', 'prep', ...extra], { cwd: sb.repo, env: { ...sb.env, ...env }, encoding: 'utf8' });
     for (const extra of [['--format', 'json'], ['--credentials', '--format', 'shell']]) {
       const viaBin = await grant(sb, extra);
       const fast = cjs(extra);

@@ -3,6 +3,7 @@
 // call log) and browser launches (recorder BROWSER / xdg-open / open).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,7 +11,8 @@ import { SECRET_MARKER } from '../../src/emulator/index.js';
 import { runAws, writeEndpointRules, type AwsResult } from './aws-cli.js';
 import { startTestEmulator, type TestEmulator } from './emulator.js';
 
-export const KEYRACK_BIN = resolve('bin/keyrack.cjs');
+/** The installed `keyrack` command: package.json's bin (bin/keyrack.cjs, the path credential_process lines name, is tested on its own). */
+export const KEYRACK_BIN = resolve((JSON.parse(readFileSync('package.json', 'utf8')) as { bin: { keyrack: string } }).bin.keyrack);
 const LOGIN_OPERATIONS = new Set(['RegisterClient', 'StartDeviceAuthorization', 'Authorize', 'AuthorizeDecision', 'DeviceVerification', 'DeviceDecision']);
 
 export const EXAMPLE_KEYRACK_YML = `org: acme
