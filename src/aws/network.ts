@@ -5,11 +5,26 @@
 // No AWS SDK import here: a grant served from the validation cache never loads the SDK.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../core/log.js';
-import { systemClock, type Clock, type EnvVars } from '../core/runtime.js';
+import { systemClock, type Clock, type Endpoints, type EnvVars } from '../core/runtime.js';
 import { errorName, type AwsOperation } from './classify.js';
 
 export { DEFAULT_NETWORK, networkFromEnv, type NetworkPolicy } from './network-policy.js';
 import type { NetworkPolicy } from './network-policy.js';
+
+/** Where and how one of keyrack's AWS calls goes: the same for the OIDC, portal and STS calls. */
+export interface AwsCallTarget {
+  region: string;
+  endpoints: Endpoints;
+  net: NetworkPolicy;
+  signal?: AbortSignal;
+  /** Debug log for each call (operation, outcome, duration; never a token). */
+  log?: Logger;
+  /**
+   * The environment (KEYRACK_AWS_SDK, AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT). Given: the call is a
+   * hand-built request unless one of those is on. Absent: it goes through the SDK.
+   */
+  env?: EnvVars;
+}
 
 /** An AbortSignal that fires after the overall budget, chained to an outer signal (Ctrl-C, the operation's budget). */
 export function deadline(net: NetworkPolicy, outer?: AbortSignal): AbortSignal {

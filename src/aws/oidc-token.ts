@@ -3,25 +3,11 @@
 // The refresh (CreateToken, grant type refresh_token) is a hand-built REST-JSON request (network.ts), like the
 // portal and STS calls: a refresh holder, or a watcher refreshing every hour, never loads or builds an SDK client.
 // With FIPS or dual-stack endpoints switched on, KEYRACK_AWS_SDK=1, or no `env` given, it goes through the SDK.
-import type { Logger } from '../core/log.js';
-import type { Endpoints, EnvVars } from '../core/runtime.js';
 import { classifyAwsError } from './classify.js';
-import { awsEndpoint, awsUrl, deadline, observed, sendAwsRequest, USER_AGENT, type NetworkPolicy } from './network.js';
+import { awsEndpoint, awsUrl, deadline, observed, sendAwsRequest, USER_AGENT, type AwsCallTarget } from './network.js';
 import { restJsonErrorName } from './portal.js';
 
-export interface OidcTarget {
-  region: string;
-  endpoints: Endpoints;
-  net: NetworkPolicy;
-  signal?: AbortSignal;
-  /** Debug log for the call (operation, outcome, duration; never a token). */
-  log?: Logger;
-  /**
-   * The environment (KEYRACK_AWS_SDK, AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT). Given: the refresh is a
-   * hand-built request unless one of those is on. Absent: it goes through the SDK.
-   */
-  env?: EnvVars;
-}
+export type OidcTarget = AwsCallTarget;
 
 export interface TokenGrant {
   accessToken: string;

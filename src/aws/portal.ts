@@ -3,26 +3,13 @@
 // The two calls on a robot's path (GetRoleCredentials, and ListAccounts as the session probe) are hand-built
 // REST-JSON requests (network.ts): a grant then never loads the AWS SDK. The listing and Logout, and any call made
 // with FIPS or dual-stack endpoints switched on, still go through the SDK's SSO client, loaded only then.
-import type { Logger } from '../core/log.js';
-import type { EnvVars, Endpoints } from '../core/runtime.js';
 import type { RoleCredentials } from '../core/plugin.js';
 import { classifyAwsError, type ClassifyContext } from './classify.js';
-import { awsEndpoint, awsUrl, deadline, observed, sendAwsRequest, USER_AGENT, type AwsAnswer, type NetworkPolicy } from './network.js';
+import { awsEndpoint, awsUrl, deadline, observed, sendAwsRequest, USER_AGENT, type AwsAnswer, type AwsCallTarget } from './network.js';
 import { KeyrackError } from '../core/errors.js';
 
-export interface PortalTarget {
-  region: string;
-  endpoints: Endpoints;
-  net: NetworkPolicy;
+export interface PortalTarget extends AwsCallTarget {
   accessToken: string;
-  signal?: AbortSignal;
-  /** Debug log for each call (operation, outcome, duration; never a token). */
-  log?: Logger;
-  /**
-   * The environment (AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT). Given: GetRoleCredentials and ListAccounts
-   * are sent as hand-built requests unless one of those is on. Absent: every call goes through the SDK.
-   */
-  env?: EnvVars;
 }
 
 type Ctx = Omit<ClassifyContext, 'operation'>;

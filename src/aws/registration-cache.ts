@@ -29,10 +29,15 @@ function stringList(v: unknown): string[] | undefined | false {
 export async function readRegistration(paths: Pick<Paths, 'ssoCache'>, key: string): Promise<{ path: string; registration: ClientRegistration } | undefined> {
   const path = tokenFilePath(paths, key);
   const read = await readPrivateFile(path);
-  if (read.kind !== 'ok') return undefined;
+  const registration = read.kind === 'ok' ? parseRegistrationJson(read.text) : undefined;
+  return registration ? { path, registration } : undefined;
+}
+
+/** A client registration as the AWS CLI's file (or keyrack's keychain entry) holds it; undefined for anything else. */
+export function parseRegistrationJson(text: string): ClientRegistration | undefined {
   let obj: unknown;
   try {
-    obj = JSON.parse(read.text);
+    obj = JSON.parse(text);
   } catch {
     return undefined;
   }
@@ -46,7 +51,7 @@ export async function readRegistration(paths: Pick<Paths, 'ssoCache'>, key: stri
   const registration: ClientRegistration = { clientId: o.clientId, clientSecret: o.clientSecret, expiresAt: o.expiresAt };
   if (scopes) registration.scopes = scopes;
   if (grantTypes) registration.grantTypes = grantTypes;
-  return { path, registration };
+  return registration;
 }
 
 /** One line, CLI field order and separators, `…Z` expiry. */

@@ -11,7 +11,7 @@ import { formatAwsTimestamp, parseAwsTimestamp, readPrivateFile } from './token-
 
 // The one credential shape keyrack uses; `expiresAt` is written with whole seconds (rounded down), as the CLI does.
 export type { RoleCredentials } from '../core/plugin.js';
-import type { RoleCredentials } from '../core/plugin.js';
+import type { Identity, RoleCredentials } from '../core/plugin.js';
 
 export const DEFAULT_ROLE_MARGIN_MS = 5 * 60_000;
 
@@ -29,24 +29,41 @@ export async function readRoleCredentials(
 ): Promise<{ path: string; credentials: RoleCredentials } | undefined> {
   const path = roleFilePath(paths, key);
   const read = await readPrivateFile(path);
-  if (read.kind !== 'ok') return undefined;
-  let obj: unknown;
+  const role = read.kind === 'ok' ? parseRoleJson(read.text) : undefined;
+  if (!role || role.credentials.expiresAt - now <= (opts.marginMs ?? DEFAULT_ROLE_MARGIN_MS)) return undefined;
+  return { path, credentials: role.credentials };
+}
+
+export interface CachedRole {
+  credentials: RoleCredentials;
+  /** Who STS said the credentials belong to, when the store keeps it (the keychain does; the CLI's files cannot). */
+  identity?: Identity;
+}
+
+/**
+ * Role credentials as the AWS CLI's cache file has them (`{"ProviderType":"sso","Credentials":{…}}`), with the
+ * `Identity` keyrack's keychain entries add; undefined for anything else. Every reader of role credentials (the
+ * file store, the keychain store, the fast paths) goes through this.
+ */
+export function parseRoleJson(text: string): CachedRole | undefined {
+  let o: unknown;
   try {
-    obj = JSON.parse(read.text);
+    o = JSON.parse(text);
   } catch {
     return undefined;
   }
-  if (typeof obj !== 'object' || obj === null) return undefined;
-  const o = obj as { ProviderType?: unknown; Credentials?: unknown };
-  if (o.ProviderType !== 'sso' || typeof o.Credentials !== 'object' || o.Credentials === null) return undefined;
-  const c = o.Credentials as Record<string, unknown>;
-  const { AccessKeyId, SecretAccessKey, SessionToken, Expiration, AccountId } = c;
+  if (typeof o !== 'object' || o === null) return undefined;
+  const { ProviderType, Credentials, Identity: id } = o as { ProviderType?: unknown; Credentials?: unknown; Identity?: unknown };
+  if (ProviderType !== 'sso' || typeof Credentials !== 'object' || Credentials === null) return undefined;
+  const { AccessKeyId, SecretAccessKey, SessionToken, Expiration, AccountId } = Credentials as Record<string, unknown>;
   if (typeof AccessKeyId !== 'string' || typeof SecretAccessKey !== 'string' || typeof SessionToken !== 'string' || typeof Expiration !== 'string') return undefined;
   const expiresAt = parseAwsTimestamp(Expiration);
-  if (expiresAt === undefined || expiresAt - now <= (opts.marginMs ?? DEFAULT_ROLE_MARGIN_MS)) return undefined;
+  if (expiresAt === undefined) return undefined;
   const credentials: RoleCredentials = { accessKeyId: AccessKeyId, secretAccessKey: SecretAccessKey, sessionToken: SessionToken, expiresAt };
   if (typeof AccountId === 'string') credentials.accountId = AccountId;
-  return { path, credentials };
+  const i = typeof id === 'object' && id !== null ? (id as Partial<Identity>) : undefined;
+  const identity = i && typeof i.arn === 'string' && typeof i.account === 'string' ? { arn: i.arn, account: i.account, ...(typeof i.role === 'string' ? { role: i.role } : {}) } : undefined;
+  return { credentials, ...(identity ? { identity } : {}) };
 }
 
 export function serialiseRoleCredentials(creds: RoleCredentials): string {

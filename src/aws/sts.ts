@@ -3,22 +3,12 @@
 // Sent as a hand-built awsQuery request signed with SigV4 (below, node:crypto only), so a grant never loads the
 // AWS SDK; with FIPS or dual-stack endpoints switched on it goes through the SDK's STS client instead.
 import { createHmac } from 'node:crypto';
-import type { Logger } from '../core/log.js';
-import type { EnvVars, Endpoints } from '../core/runtime.js';
 import type { Identity, RoleCredentials } from '../core/plugin.js';
 import { classifyAwsError, type ClassifyContext } from './classify.js';
-import { awsEndpoint, awsUrl, deadline, observed, sendAwsRequest, USER_AGENT, type AwsAnswer, type NetworkPolicy } from './network.js';
+import { awsEndpoint, awsUrl, deadline, observed, sendAwsRequest, USER_AGENT, type AwsAnswer, type AwsCallTarget } from './network.js';
 import { sha256Hex } from '../core/hash.js';
 
-export interface StsTarget {
-  region: string;
-  endpoints: Endpoints;
-  net: NetworkPolicy;
-  signal?: AbortSignal;
-  log?: Logger;
-  /** The environment (FIPS / dual-stack switches). Given: a hand-built request unless those are on. Absent: the SDK. */
-  env?: EnvVars;
-}
+export type StsTarget = AwsCallTarget;
 
 /** Parses `arn:aws:sts::<acct>:assumed-role/AWSReservedSSO_<PermissionSet>_<hex>/<user>`. */
 export function identityFromArn(arn: string, userId?: string): Identity {

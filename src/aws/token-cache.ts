@@ -107,21 +107,30 @@ export async function readTokenFile(paths: Pick<Paths, 'ssoCache'>, key: string)
       fix: `chmod 600 '${path}' and run \`keyrack unlock\` to replace the token, which may have been exposed`,
     });
   }
-  const text = read.text;
+  const token = parseTokenJson(read.text);
+  if (typeof token === 'string') throw corrupt(path, token);
+  return { path, token };
+}
+
+/**
+ * The token in `text` as the AWS CLI's file (or keyrack's keychain entry, which holds the same JSON) has it, or
+ * what is wrong with it (for the message; never the content). Every reader of a token goes through this.
+ */
+export function parseTokenJson(text: string): SsoTokenFile | string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw corrupt(path, text.trim() === '' ? 'empty' : 'not JSON');
+    return text.trim() === '' ? 'empty' : 'not JSON';
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw corrupt(path, 'not a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'not a JSON object';
   const obj = parsed as Record<string, unknown>;
-  if (typeof obj.accessToken !== 'string' || obj.accessToken === '') throw corrupt(path, 'no accessToken');
-  if (typeof obj.expiresAt !== 'string' || parseAwsTimestamp(obj.expiresAt) === undefined) throw corrupt(path, 'no valid expiresAt');
+  if (typeof obj.accessToken !== 'string' || obj.accessToken === '') return 'no accessToken';
+  if (typeof obj.expiresAt !== 'string' || parseAwsTimestamp(obj.expiresAt) === undefined) return 'no valid expiresAt';
   for (const k of ['startUrl', 'region', 'refreshToken', 'clientId', 'clientSecret', 'registrationExpiresAt']) {
-    if (obj[k] !== undefined && typeof obj[k] !== 'string') throw corrupt(path, `${k} is not a string`);
+    if (obj[k] !== undefined && typeof obj[k] !== 'string') return `${k} is not a string`;
   }
-  return { path, token: obj as SsoTokenFile };
+  return obj as SsoTokenFile;
 }
 
 // The AWS CLI's field order; unknown fields (another tool's) follow in their own order.

@@ -8,12 +8,11 @@
 // Robot paths call it non-interactively: a locked keyring fails at once with `keychain.unavailable` (exit 6),
 // it never waits for an unlock dialog (see store/keychain.ts).
 import { KeyrackError } from '../core/errors.js';
-import type { Identity, RoleCredentials } from '../core/plugin.js';
 import { KEYRACK_AWS_KEYCHAIN_SERVICE, keychainDelete, keychainGet, keychainSet } from '../store/keychain.js';
-import { DEFAULT_ROLE_MARGIN_MS } from './role-cache.js';
-import { serialiseRegistration, type ClientRegistration } from './registration-cache.js';
-import type { CachedRole, StoreOptions, TokenStore } from './token-store.js';
-import { formatAwsTimestamp, parseAwsTimestamp, serialiseTokenFile, type SsoTokenFile } from './token-cache.js';
+import { DEFAULT_ROLE_MARGIN_MS, parseRoleJson } from './role-cache.js';
+import { parseRegistrationJson, serialiseRegistration } from './registration-cache.js';
+import type { StoreOptions, TokenStore } from './token-store.js';
+import { formatAwsTimestamp, parseTokenJson, serialiseTokenFile, type SsoTokenFile } from './token-cache.js';
 
 export const tokenAccount = (tokenKey: string) => `sso-token:${tokenKey}`;
 export const registrationAccount = (key: string) => `sso-registration:${key}`;
@@ -36,52 +35,11 @@ function corrupt(account: string, what: string): KeyrackError {
   });
 }
 
-function asObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(text);
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
+/** The token in a keychain entry (the AWS CLI file's JSON); a damaged one is refused with the keychain's location. */
 export function parseToken(text: string, account: string): SsoTokenFile {
-  const o = asObject(text);
-  if (!o) throw corrupt(account, 'not a JSON object');
-  if (typeof o.accessToken !== 'string' || o.accessToken === '') throw corrupt(account, 'no accessToken');
-  if (typeof o.expiresAt !== 'string' || parseAwsTimestamp(o.expiresAt) === undefined) throw corrupt(account, 'no valid expiresAt');
-  for (const k of ['startUrl', 'region', 'refreshToken', 'clientId', 'clientSecret', 'registrationExpiresAt']) {
-    if (o[k] !== undefined && typeof o[k] !== 'string') throw corrupt(account, `${k} is not a string`);
-  }
-  return o as SsoTokenFile;
-}
-
-function parseRegistration(text: string): ClientRegistration | undefined {
-  const o = asObject(text);
-  if (!o || typeof o.clientId !== 'string' || typeof o.clientSecret !== 'string' || typeof o.expiresAt !== 'string') return undefined;
-  if (parseAwsTimestamp(o.expiresAt) === undefined) return undefined;
-  const list = (v: unknown) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined);
-  const reg: ClientRegistration = { clientId: o.clientId, clientSecret: o.clientSecret, expiresAt: o.expiresAt };
-  const scopes = list(o.scopes);
-  const grantTypes = list(o.grantTypes);
-  if (scopes) reg.scopes = scopes;
-  if (grantTypes) reg.grantTypes = grantTypes;
-  return reg;
-}
-
-export function parseRole(text: string): CachedRole | undefined {
-  const o = asObject(text);
-  const c = o?.Credentials;
-  if (!o || o.ProviderType !== 'sso' || typeof c !== 'object' || c === null) return undefined;
-  const { AccessKeyId, SecretAccessKey, SessionToken, Expiration, AccountId } = c as Record<string, unknown>;
-  if (typeof AccessKeyId !== 'string' || typeof SecretAccessKey !== 'string' || typeof SessionToken !== 'string' || typeof Expiration !== 'string') return undefined;
-  const expiresAt = parseAwsTimestamp(Expiration);
-  if (expiresAt === undefined) return undefined;
-  const credentials: RoleCredentials = { accessKeyId: AccessKeyId, secretAccessKey: SecretAccessKey, sessionToken: SessionToken, expiresAt };
-  if (typeof AccountId === 'string') credentials.accountId = AccountId;
-  const id = o.Identity as Partial<Identity> | undefined;
-  const identity = id && typeof id.arn === 'string' && typeof id.account === 'string' ? { arn: id.arn, account: id.account, ...(typeof id.role === 'string' ? { role: id.role } : {}) } : undefined;
-  return { credentials, ...(identity ? { identity } : {}) };
+  const token = parseTokenJson(text);
+  if (typeof token === 'string') throw corrupt(account, token);
+  return token;
 }
 
 export function keychainTokenStore(opts: StoreOptions = {}): TokenStore {
@@ -100,7 +58,7 @@ export function keychainTokenStore(opts: StoreOptions = {}): TokenStore {
     deleteToken: (sso) => keychainDelete(SERVICE, tokenAccount(sso.tokenKey), k),
     async readRegistration(key) {
       const text = await keychainGet(SERVICE, registrationAccount(key), k);
-      return text === undefined ? undefined : parseRegistration(text);
+      return text === undefined ? undefined : parseRegistrationJson(text);
     },
     async writeRegistration(key, reg) {
       await keychainSet(SERVICE, registrationAccount(key), serialiseRegistration(reg), k);
@@ -108,7 +66,7 @@ export function keychainTokenStore(opts: StoreOptions = {}): TokenStore {
     deleteRegistration: (key) => keychainDelete(SERVICE, registrationAccount(key), k),
     async readRoleCredentials(key, now, o = {}) {
       const text = await keychainGet(SERVICE, roleAccount(key), k);
-      const r = text === undefined ? undefined : parseRole(text);
+      const r = text === undefined ? undefined : parseRoleJson(text);
       if (!r || r.credentials.expiresAt - now <= (o.marginMs ?? DEFAULT_ROLE_MARGIN_MS)) return undefined;
       return r;
     },

@@ -13,17 +13,13 @@ import type { Identity, RoleCredentials } from '../core/plugin.js';
 import type { Paths, Runtime } from '../core/runtime.js';
 import { loadUserConfig, ssoSettings, type TokenStore as TokenStoreKind } from '../store/user-config.js';
 import { deleteRegistration, readRegistration, writeRegistration, type ClientRegistration } from './registration-cache.js';
-import { DEFAULT_ROLE_MARGIN_MS, deleteRoleCredentials, readRoleCredentials, writeRoleCredentials } from './role-cache.js';
+import { DEFAULT_ROLE_MARGIN_MS, deleteRoleCredentials, readRoleCredentials, writeRoleCredentials, type CachedRole } from './role-cache.js';
 import type { SsoLogin } from './target.js';
 import { deleteTokenFile, readTokenFile, tokenFilePath, writeTokenFile, type SsoTokenFile } from './token-cache.js';
 
 export type { TokenStoreKind };
 
-export interface CachedRole {
-  credentials: RoleCredentials;
-  /** Who STS said the credentials belong to, when the store keeps it (the keychain does; the CLI's files cannot). */
-  identity?: Identity;
-}
+export type { CachedRole };
 
 export interface TokenStore {
   readonly kind: TokenStoreKind;

@@ -19,9 +19,9 @@ import { resolvePaths } from '../../core/runtime.js';
 import { KEYRACK_AWS_KEYCHAIN_SERVICE, keychainGetSync } from '../../store/keychain.js';
 import { readFastProcess, readUnlockRecordSync } from '../../store/state.js';
 import { isProfileName, parseProcessTarget, processTargetPath, renderProcessOutput, type ProcessTarget } from '../../aws/process-target.js';
-import { DEFAULT_ROLE_MARGIN_MS } from '../../aws/role-cache.js';
-import { parseAwsTimestamp, REFRESH_WINDOW_MS } from '../../aws/token-cache.js';
-import { parseRole, parseToken, roleAccount, tokenAccount } from '../../aws/token-store-keychain.js';
+import { DEFAULT_ROLE_MARGIN_MS, parseRoleJson } from '../../aws/role-cache.js';
+import { parseAwsTimestamp, parseTokenJson, REFRESH_WINDOW_MS } from '../../aws/token-cache.js';
+import { roleAccount, tokenAccount } from '../../aws/token-store-keychain.js';
 import { parseStrict } from './argv.js';
 import { answer, unchanged, type FastIo } from './shared.js';
 import { sha256Hex as sha256 } from './sha256.js';
@@ -59,10 +59,11 @@ export async function fastCredentialProcess(argv: readonly string[], io: FastIo)
     const ref = unlockedRef(state, target, now);
     if (!ref) return false;
     const tokenText = keychainGetSync(KEYRACK_AWS_KEYCHAIN_SERVICE, tokenAccount(rec.tokenKey));
-    const tokenEnd = tokenText === undefined ? undefined : parseAwsTimestamp(parseToken(tokenText, tokenAccount(rec.tokenKey)).expiresAt);
+    const token = tokenText === undefined ? undefined : parseTokenJson(tokenText);
+    const tokenEnd = token === undefined || typeof token === 'string' ? undefined : parseAwsTimestamp(token.expiresAt);
     if (tokenEnd === undefined || tokenEnd - now < REFRESH_WINDOW_MS) return false;
     const stored = keychainGetSync(KEYRACK_AWS_KEYCHAIN_SERVICE, roleAccount(rec.roleKey));
-    const role = stored === undefined ? undefined : parseRole(stored);
+    const role = stored === undefined ? undefined : parseRoleJson(stored);
     if (!role || role.credentials.expiresAt - now <= DEFAULT_ROLE_MARGIN_MS || !pinsHold(ref, target, role.identity)) return false;
     return answer(
       io,

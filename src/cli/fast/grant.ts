@@ -31,10 +31,10 @@ import { resolvePaths, type Paths } from '../../core/runtime.js';
 import { takeLease, waitForLease } from '../../store/lease.js';
 import { fastGrantLookup, lockDir, readFastGrant, readUnlockRecordSync, readValidationFileSync } from '../../store/state.js';
 import { networkFromEnv } from '../../aws/network-policy.js';
-import { roleFilePath } from '../../aws/role-cache.js';
-import { parseAwsTimestamp, tokenFilePath } from '../../aws/token-cache.js';
+import { parseRoleJson, roleFilePath } from '../../aws/role-cache.js';
+import { parseAwsTimestamp, parseTokenJson, tokenFilePath } from '../../aws/token-cache.js';
 import { parseStrict } from './argv.js';
-import { answer, jsonObject, readPrivate, unchanged, type FastIo } from './shared.js';
+import { answer, readPrivate, unchanged, type FastIo } from './shared.js';
 import { sha256Hex as sha256 } from './sha256.js';
 
 export type { FastIo };
@@ -46,22 +46,16 @@ const GRANT_FLAGS = { strings: ['env', 'format', 'file', 'wait'], booleans: ['cr
 
 /** When the SSO token file as readTokenFile accepts it expires (epoch ms); undefined for anything else. */
 function tokenExpiry(paths: Paths, tokenKey: string): number | undefined {
-  const t = jsonObject(readPrivate(tokenFilePath(paths, tokenKey)));
-  if (!t || typeof t.accessToken !== 'string' || t.accessToken === '' || typeof t.expiresAt !== 'string') return undefined;
-  for (const k of ['startUrl', 'region', 'refreshToken', 'clientId', 'clientSecret', 'registrationExpiresAt']) if (t[k] !== undefined && typeof t[k] !== 'string') return undefined;
-  return parseAwsTimestamp(t.expiresAt);
+  const text = readPrivate(tokenFilePath(paths, tokenKey));
+  const token = text === undefined ? undefined : parseTokenJson(text);
+  return token === undefined || typeof token === 'string' ? undefined : parseAwsTimestamp(token.expiresAt);
 }
 
 /** The cached role credentials exactly as role-cache.ts's readRoleCredentials returns them, or undefined. */
 function roleCredentials(paths: Paths, roleKey: string, now: number): RoleCredentials | undefined {
-  const o = jsonObject(readPrivate(roleFilePath(paths, roleKey)));
-  const c = o?.ProviderType === 'sso' && typeof o.Credentials === 'object' && o.Credentials !== null ? (o.Credentials as Record<string, unknown>) : undefined;
-  if (!c) return undefined;
-  const { AccessKeyId, SecretAccessKey, SessionToken, Expiration, AccountId } = c;
-  if (typeof AccessKeyId !== 'string' || typeof SecretAccessKey !== 'string' || typeof SessionToken !== 'string' || typeof Expiration !== 'string') return undefined;
-  const expiresAt = parseAwsTimestamp(Expiration);
-  if (expiresAt === undefined || expiresAt - now <= MIN_CREDENTIAL_LIFE_MS) return undefined;
-  return { accessKeyId: AccessKeyId, secretAccessKey: SecretAccessKey, sessionToken: SessionToken, expiresAt, ...(typeof AccountId === 'string' ? { accountId: AccountId } : {}) };
+  const text = readPrivate(roleFilePath(paths, roleKey));
+  const role = text === undefined ? undefined : parseRoleJson(text);
+  return role && role.credentials.expiresAt - now > MIN_CREDENTIAL_LIFE_MS ? role.credentials : undefined;
 }
 
 /**

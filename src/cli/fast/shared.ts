@@ -52,12 +52,6 @@ export function readPrivate(path: string): string | undefined {
   }
 }
 
-export const jsonObject = (text: string | undefined): Record<string, unknown> | undefined => {
-  if (text === undefined) return undefined;
-  const v: unknown = JSON.parse(text);
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-};
-
 /**
  * store/audit.ts's currentCaller, without touching process.stdin: creating that stream costs 2–4 ms. A terminal is
  * always a character device, so anything else (pipe, file, socket) is `tty: false` for certain, and so is
