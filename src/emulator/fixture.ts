@@ -119,6 +119,20 @@ export const defaultFixture: Fixture = deepFreeze({
   webIdentityProviders: [],
 });
 
+/** A keyrack.yml for the default fixture: its start URL and region, two envs on its two accounts (the demo's, the tests'). */
+export const DEFAULT_FIXTURE_KEYRACK_YML = `org: acme
+sso:
+  acme:
+    start_url: https://d-1234567890.awsapps.com/start
+    region: us-east-1
+env.prep:
+  AWS_PROFILE:
+    aws: { profile: acme.prep, sso: acme, account: "111122223333", role: Developer }
+env.prod:
+  AWS_PROFILE:
+    aws: { profile: acme.prod, sso: acme, account: "444455556666", role: ReadOnly }
+`;
+
 function deepFreeze<T>(v: T): T {
   if (typeof v === 'object' && v !== null) {
     for (const x of Object.values(v)) deepFreeze(x);

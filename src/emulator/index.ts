@@ -2,7 +2,7 @@
 // and STS for tests, demos and benchmarks. Importing this module has no side effects; startEmulator() listens.
 export { startEmulator, type EmulatorOptions, type RunningEmulator } from './server.js';
 export {
-  defaultFixture, loadFixture, normalizeFixture, parseDuration,
+  DEFAULT_FIXTURE_KEYRACK_YML, defaultFixture, loadFixture, normalizeFixture, parseDuration,
   type Assignment, type DurationInput, type Fixture, type FixtureAccount, type FixtureInput, type FixtureRole,
   type FixtureUser, type Lifetimes, type RoleTrust, type WebIdentityProvider, type WebIdentityTrust,
 } from './fixture.js';

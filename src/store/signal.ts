@@ -28,9 +28,8 @@ export interface Requester {
   command: string[];
 }
 
-export interface LoginSignal {
-  version: 1;
-  id: string;
+/** What a refused robot reports. */
+export interface LoginRequired {
   env: string;
   key: string;
   profile: string;
@@ -39,6 +38,12 @@ export interface LoginSignal {
   code?: string;
   /** the latest requester */
   requester: Requester;
+}
+
+/** The signal file: the latest refusal, and how many since it was last cleared. */
+export interface LoginSignal extends LoginRequired {
+  version: 1;
+  id: string;
   /** epoch ms of the latest refusal */
   timestamp: number;
   /** epoch ms of the first refusal since the signal was last cleared */
@@ -49,15 +54,6 @@ export interface LoginSignal {
   nextAttemptAfter: number;
   /** the watcher's last device-code push for it, if any */
   lastAttempt?: { at: number; outcome: string };
-}
-
-export interface LoginRequired {
-  env: string;
-  key: string;
-  profile: string;
-  reason: LoginRequiredReason;
-  code?: string;
-  requester: Requester;
 }
 
 const MAX_ARGS = 16;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { SECRET_MARKER } from '../../src/emulator/index.js';
+import { DEFAULT_FIXTURE_KEYRACK_YML, SECRET_MARKER } from '../../src/emulator/index.js';
 import { runAws, writeEndpointRules, type AwsResult } from './aws-cli.js';
 import { startTestEmulator, type TestEmulator } from './emulator.js';
 
@@ -15,18 +15,8 @@ import { startTestEmulator, type TestEmulator } from './emulator.js';
 export const KEYRACK_BIN = resolve((JSON.parse(readFileSync('package.json', 'utf8')) as { bin: { keyrack: string } }).bin.keyrack);
 const LOGIN_OPERATIONS = new Set(['RegisterClient', 'StartDeviceAuthorization', 'Authorize', 'AuthorizeDecision', 'DeviceVerification', 'DeviceDecision']);
 
-export const EXAMPLE_KEYRACK_YML = `org: acme
-sso:
-  acme:
-    start_url: https://d-1234567890.awsapps.com/start
-    region: us-east-1
-env.prep:
-  AWS_PROFILE:
-    aws: { profile: acme.prep, sso: acme, account: "111122223333", role: Developer }
-env.prod:
-  AWS_PROFILE:
-    aws: { profile: acme.prod, sso: acme, account: "444455556666", role: ReadOnly }
-`;
+/** The keyrack.yml every sandbox starts with: the one made for the emulator's default fixture. */
+export const EXAMPLE_KEYRACK_YML = DEFAULT_FIXTURE_KEYRACK_YML;
 
 export interface RunResult {
   code: number | null;

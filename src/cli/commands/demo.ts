@@ -10,20 +10,9 @@ import { defineCommand } from 'citty';
 import { createHumanContext, createRobotContext } from '../../core/context.js';
 import type { LoginCapability } from '../../core/plugin.js';
 import { unlock } from '../../aws/unlock.js';
+import { DEFAULT_FIXTURE_KEYRACK_YML } from '../../emulator/fixture.js';
 
-const KEYRACK_YML = `# keyrack.yml: references only, safe to commit
-org: acme
-sso:
-  acme:
-    start_url: https://d-1234567890.awsapps.com/start
-    region: us-east-1
-env.prep:
-  AWS_PROFILE:
-    aws: { profile: acme.prep, sso: acme, account: "111122223333", role: Developer }
-env.prod:
-  AWS_PROFILE:
-    aws: { profile: acme.prod, sso: acme, account: "444455556666", role: ReadOnly }
-`;
+const KEYRACK_YML = DEFAULT_FIXTURE_KEYRACK_YML;
 
 const say = (s: string) => process.stdout.write(`\n\x1b[1m▸ ${s}\x1b[0m\n`.replace(/\x1b\[[0-9;]*m/g, process.stdout.isTTY && !process.env.NO_COLOR ? '$&' : ''));
 
