@@ -21,9 +21,8 @@
 //      exit, which the CLI and the SDK show to the robot.
 //
 // It can never log in: nothing here imports src/aws/login. The AWS SDK is loaded only when AWS must be asked.
-import { createRequire } from 'node:module';
+import { installedLauncher, type Launcher } from '../core/launcher.js';
 import { readdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { requireUnlocked, unlockCommand } from '../core/access.js';
 import { KeyrackError, isKeyrackError } from '../core/errors.js';
 import type { AwsProfileRef } from '../core/keyrack-file.js';
@@ -137,18 +136,10 @@ export async function resolveTargetOrRecorded(ctx: Pick<RobotContext, 'runtime' 
 // ---------------------------------------------------------------------------------------------------------------
 // The profile in ~/.aws/config
 
-export interface ProcessCommand {
-  /** absolute path of the node binary */
-  node: string;
-  /** absolute path of keyrack's bin/keyrack.cjs (the CommonJS launcher starts fastest) */
-  bin: string;
-}
+/** What a credential_process line runs: node and keyrack's launcher (src/core/launcher.ts). */
+export type ProcessCommand = Launcher;
 
-/** This very installation of keyrack: the node running it and the package's own bin (works without PATH). */
-export function defaultProcessCommand(): ProcessCommand {
-  const pkg = createRequire(import.meta.url).resolve('keyrack-aws/package.json');
-  return { node: process.execPath, bin: join(dirname(pkg), 'bin', 'keyrack.cjs') };
-}
+export const defaultProcessCommand = installedLauncher;
 
 /** Quoted for both readers: botocore (shlex.split) and the SDKs (/bin/sh). */
 function quoteArg(s: string): string {

@@ -14,13 +14,16 @@ export interface WatcherPid {
   /** epoch ms */
   startedAt: number;
   mode: 'foreground' | 'once';
+  /** Linux: the process's command line (/proc/<pid>/cmdline) when it registered, so a reused pid is told apart. */
+  cmdline?: string;
 }
 
 const pidDir = (state: string) => join(state, 'watch', 'pids');
 
 export async function registerWatcher(state: string, info: WatcherPid): Promise<() => Promise<void>> {
   const path = join(pidDir(state), `${info.pid}.json`);
-  await writeFileAtomic(path, `${JSON.stringify(info)}\n`);
+  const cmdline = info.cmdline ?? (await cmdlineOf(info.pid));
+  await writeFileAtomic(path, `${JSON.stringify({ ...info, ...(cmdline !== undefined ? { cmdline } : {}) })}\n`);
   return () => rm(path, { force: true });
 }
 
@@ -36,7 +39,9 @@ export async function listWatchers(state: string): Promise<(WatcherPid & { file:
     const file = join(pidDir(state), n);
     try {
       const w = JSON.parse(await readFile(file, 'utf8')) as WatcherPid;
-      if (Number.isInteger(w.pid) && w.pid > 1 && typeof w.host === 'string') out.push({ ...w, file });
+      if (!Number.isInteger(w.pid) || w.pid <= 1 || typeof w.host !== 'string') continue;
+      if (typeof w.cmdline !== 'string') delete w.cmdline; // damaged: judged by the older rule
+      out.push({ ...w, file });
     } catch {
       // damaged: nothing to stop
     }
@@ -44,16 +49,22 @@ export async function listWatchers(state: string): Promise<(WatcherPid & { file:
   return out;
 }
 
+async function cmdlineOf(pid: number): Promise<string | undefined> {
+  if (process.platform !== 'linux') return undefined;
+  return readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
+}
 
-/** On Linux, the process must still be a keyrack watcher (a reused pid is left alone). */
-async function looksLikeWatcher(pid: number): Promise<boolean> {
+/**
+ * On Linux, the process must still be the watcher that registered (a reused pid is left alone): the same command
+ * line as it recorded. An entry without one (written by an older keyrack) needs a `watch` command naming keyrack.
+ */
+async function stillTheWatcher(w: WatcherPid): Promise<boolean> {
   if (process.platform !== 'linux') return true;
-  try {
-    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-    return cmd.includes('watch') && cmd.some((a) => /keyrack/.test(a));
-  } catch {
-    return false;
-  }
+  const now = await cmdlineOf(w.pid);
+  if (now === undefined) return false;
+  if (w.cmdline !== undefined) return now === w.cmdline;
+  const cmd = now.split('\0');
+  return cmd.includes('watch') && cmd.some((a) => /keyrack/.test(a));
 }
 
 /**
@@ -64,7 +75,7 @@ export async function stopRegisteredWatchers(state: string, opts: { graceMs?: nu
   const stopped: number[] = [];
   for (const w of await listWatchers(state)) {
     if (w.host !== hostname() || w.pid === process.pid) continue;
-    if (pidAlive(w.pid) && (await looksLikeWatcher(w.pid))) {
+    if (pidAlive(w.pid) && (await stillTheWatcher(w))) {
       try {
         process.kill(w.pid, 'SIGTERM');
       } catch {

@@ -1,4 +1,4 @@
-import { realpathSync } from 'node:fs';
+import { installedLauncher } from '../../core/launcher.js';
 import { defineCommand } from 'citty';
 import { KeyrackError } from '../../core/errors.js';
 import { createLogger } from '../../core/log.js';
@@ -56,8 +56,7 @@ export default defineCommand({
           return;
         }
         const config = await loadUserConfig(runtime.paths);
-        const bin = realpathSync(process.argv[1] ?? 'keyrack');
-        const files = unitFiles(runtime, platform, { node: process.execPath, bin, intervalMs: config.watch.intervalMs });
+        const files = unitFiles(runtime, platform, { ...installedLauncher(), intervalMs: config.watch.intervalMs });
         if (args.print) {
           process.stdout.write(files.map((f) => `# ${f.path}\n${f.text}`).join('\n'));
           return;
