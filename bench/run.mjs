@@ -27,7 +27,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startKeyring } from './keyring.mjs';
+import { startPrivateKeyring } from '../scripts/private-keyring.mjs';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 // The installed command (package.json `bin`).
@@ -141,7 +141,7 @@ const cases = [
 // to `credential_process = … keyrack credential-process --profile P` by the unlock.
 let keyring;
 if (existsSync(join(ROOT, 'dist', 'cli', 'commands', 'credential-process.cjs'))) {
-  keyring = await startKeyring();
+  keyring = await startPrivateKeyring().catch(() => undefined); // no keyring tools here: the case is skipped
   if (keyring) {
     const home2 = join(root, 'home-keychain');
     await mkdir(join(home2, '.config', 'keyrack'), { recursive: true });

@@ -1,6 +1,8 @@
-// A private, unlocked Secret Service for the benchmark's keychain-mode sandbox (`keyrack credential-process`): its
-// own D-Bus session bus and a throwaway gnome-keyring, as test/helpers/keyring.ts starts one for the tests. Needs
-// the Debian packages dbus-daemon, dbus-bin and gnome-keyring; returns undefined when they are missing.
+// A private, unlocked Secret Service: its own D-Bus session bus (dbus-daemon) and a throwaway gnome-keyring
+// (secrets component only) whose "login" collection is created and unlocked with a random password. Nothing
+// touches the machine's real session or keyrings; close() stops both daemons (by the pids started here) and
+// deletes their directories. Needs the Debian packages dbus-daemon, dbus-bin and gnome-keyring (.ci/run).
+// Used by the tests (test/helpers/keyring.ts) and the benchmark (bench/run.mjs); plain JavaScript so both can.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -23,9 +25,15 @@ function stop(child) {
   });
 }
 
-/** `{ address, close() }`, or undefined when no private keyring can be started here. */
-export async function startKeyring() {
-  const root = await mkdtemp(join(tmpdir(), 'keyrack-bench-keyring-'));
+/** `dbus-send --print-reply …` on the bus at `address`; its stdout. */
+export async function busCall(address, args) {
+  const { stdout } = await run('dbus-send', ['--session', '--print-reply', ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DBUS_SESSION_BUS_ADDRESS: address }, timeout: 5_000 });
+  return stdout;
+}
+
+/** Starts one; throws (after cleaning up) when it cannot. */
+export async function startPrivateKeyring() {
+  const root = await mkdtemp(join(tmpdir(), 'keyrack-keyring-'));
   const data = join(root, 'data');
   const runtimeDir = join(root, 'run');
   await mkdir(data, { recursive: true });
@@ -46,9 +54,10 @@ export async function startKeyring() {
       bus.once('error', reject);
       bus.stdout.setEncoding('utf8').on('data', (c) => {
         out += c;
-        if (out.includes('\n')) {
+        const line = out.split('\n')[0];
+        if (out.includes('\n') && line) {
           clearTimeout(t);
-          resolve(out.split('\n')[0].trim());
+          resolve(line.trim());
         }
       });
     });
@@ -58,17 +67,14 @@ export async function startKeyring() {
     gk.stdin.end(randomBytes(16).toString('hex'));
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const { stdout } = await run('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', 'string:org.freedesktop.secrets'], {
-        env: { PATH: baseEnv.PATH, DBUS_SESSION_BUS_ADDRESS: address },
-        timeout: 5_000,
-      }).catch(() => ({ stdout: '' }));
-      if (stdout.includes('boolean true')) break;
-      if (Date.now() > deadline) throw new Error('gnome-keyring-daemon did not come up');
+      const owned = await busCall(address, ['--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', 'string:org.freedesktop.secrets']).catch(() => '');
+      if (owned.includes('boolean true')) break;
+      if (Date.now() > deadline) throw new Error('gnome-keyring-daemon did not come up on the private bus');
       await sleep(50);
     }
     return { address, close };
-  } catch {
+  } catch (e) {
     await close();
-    return undefined;
+    throw e;
   }
 }
