@@ -335,8 +335,7 @@ async function vouchForFastPath(ctx: RobotContext, targetText: string, target: P
     const now = clock.now();
     const userConfig = userConfigPath(paths);
     const uc = await readSettled(userConfig, now);
-    const text = uc?.bytes.toString('utf8');
-    if (text === undefined || ssoSettings(await parseUserConfigText(text, userConfig), target.sso.session).tokenStore !== 'keychain') return;
+    if (!uc || ssoSettings(await parseUserConfigText(uc.bytes.toString('utf8'), userConfig), target.sso.session).tokenStore !== 'keychain') return;
     await writeFastProcess(paths.state, {
       version: 1,
       profile: target.profile,
@@ -344,8 +343,8 @@ async function vouchForFastPath(ctx: RobotContext, targetText: string, target: P
       tokenKey: target.sso.tokenKey,
       roleKey: target.roleKey,
       userConfig,
-      userConfigSha256: sha256Hex(uc?.bytes ?? ''),
-      userConfigStat: uc?.stat ?? null,
+      userConfigSha256: sha256Hex(uc.bytes),
+      userConfigStat: uc.stat,
     });
   } catch (e) {
     ctx.log.debug('fast path: no record written', { error: e instanceof KeyrackError ? e.code : e instanceof Error ? e.name : typeof e });
