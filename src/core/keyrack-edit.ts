@@ -5,7 +5,7 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { isMap, isScalar, parseDocument, stringify, type Node, type Pair, type YAMLMap } from 'yaml';
 import { KeyrackError, isKeyrackError } from './errors.js';
-import { KEYRACK_PATTERNS, parseKeyrackFile, type KeyrackFile } from './keyrack-file.js';
+import { KEYRACK_PATTERNS, parseKeyrackFile, type AwsProfileRef, type KeyrackFile } from './keyrack-file.js';
 import { writeFileAtomic } from '../store/files.js';
 
 export interface SsoSpec {
@@ -14,14 +14,8 @@ export interface SsoSpec {
   region: string;
 }
 
-export interface RefSpec {
-  env: string;
-  key: string;
-  profile: string;
-  sso?: string;
-  account?: string;
-  role?: string;
-}
+/** A profile reference to write: the fields of a keyrack.yml profile ref, without its location. */
+export type RefSpec = Pick<AwsProfileRef, 'env' | 'key' | 'profile' | 'sso' | 'account' | 'role'>;
 
 export interface EditChange {
   what: 'sso' | 'ref' | 'org';
