@@ -34,20 +34,12 @@ type EntryCtor = new (service: string, account: string, options?: { linux?: { st
 let binding: Promise<EntryCtor> | undefined;
 
 /**
- * The binding through require() where the build provides one (the CommonJS launcher, and the ES module chunks
- * through their banner; scripts/build.mjs), else import(). It is a CommonJS package: require() loads it in ~4 ms,
- * import() first starts Node's ES module loader (10–20 ms more). Undefined when there is no require().
+ * The binding through require() where there is one (the CommonJS bundles; the ES module chunks get one from their
+ * banner, scripts/build.mjs), else import() (the sources run directly). It is a CommonJS package: require() loads
+ * it in ~4 ms, import() first starts Node's ES module loader (10–20 ms more).
  */
 function requireBinding(): EntryCtor | undefined {
-  let req: NodeJS.Require;
-  try {
-    // A bundle without one still has a require() stand-in that throws when called: probe it with a builtin.
-    if (typeof require !== 'function' || require('node:path') === undefined) return undefined;
-    req = require;
-  } catch {
-    return undefined;
-  }
-  return (req('@napi-rs/keyring') as { Entry: EntryCtor }).Entry;
+  return typeof require === 'function' ? (require('@napi-rs/keyring') as { Entry: EntryCtor }).Entry : undefined;
 }
 
 function loadBinding(): Promise<EntryCtor> {
