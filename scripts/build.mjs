@@ -12,7 +12,7 @@
 //                        required only on the paths that still use them (KEYRACK_AWS_SDK=1, FIPS, dual-stack).
 //                        Such a command has its own copy of KeyrackError, so it must report every error itself (its
 //                        run() catches everything), as both do; citty's usage errors are matched by name.
-//   dist/cli/…, chunks   every other command, citty and the failure reporter, imported by main.ts with import(),
+//   dist/cli/…, chunks   every other command and the failure reporter, imported by main.ts with import(),
 //                        built together with code splitting, so they share their modules (one KeyrackError class for
 //                        the commands and the reporter).
 // The fast paths' few modules (runtime, state, output, …) are thus bundled more than once; the copy in cli.cjs never
@@ -100,7 +100,6 @@ const full = await build({
   entryPoints: {
     ...Object.fromEntries(commandFiles.map((f) => [`cli/commands/${basename(f, '.ts')}`, `src/cli/commands/${f}`])),
     'cli/report': 'src/cli/report.ts',
-    'cli/citty': 'citty',
   },
 });
 
