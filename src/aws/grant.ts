@@ -18,7 +18,8 @@ import type { Grant, GrantRequest, RobotContext } from '../core/plugin.js';
 import type { Runtime } from '../core/runtime.js';
 import { filesFingerprint, pollUntil } from '../core/wait.js';
 import { registerWaiter } from '../core/waiters.js';
-import { dropValidation, readSettled, readValidation, statFingerprint, unlockRecordPath, validationFileName, writeFastGrant, writeValidation, type ValidationEntry } from '../store/state.js';
+import { dropValidation, readSettled, readValidation, statFingerprint, unlockRecordPath, validationFileName, validationLeasePath, writeFastGrant, writeValidation, type ValidationEntry } from '../store/state.js';
+import { releaseLease } from '../store/lease.js';
 import { loadUserConfig, parseUserConfigText, userConfigPath } from '../store/user-config.js';
 import { networkFromEnv, withBudget } from './network.js';
 import { readAwsConfig, type AwsConfigDoc } from './config-file.js';
@@ -206,6 +207,8 @@ export async function grant(robot: RobotContext, req: GrantRequest): Promise<Gra
       const entry = validationEntry(ref, target, v, clock.now());
       await writeValidation(paths.state, entry);
       await vouchForFastPath(ctx, req, ref, target, doc, ttl, entry);
+      // Robots waiting on the fast path's lease can answer from here on: do not make them wait for this exit.
+      releaseLease(validationLeasePath(paths.state, validationFileName(entry.env, entry.key, entry.profile)));
     }
     ctx.log.debug('grant: validated with AWS', { env: ref.env, key: ref.key, account: v.identity.account, role: v.identity.role ?? null });
     return {

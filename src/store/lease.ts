@@ -7,9 +7,9 @@
 // store/lock.ts, it needs no guard file; and it is synchronous, node:fs only, because the fast path
 // (src/cli/fast) uses it before anything else is loaded.
 //
-// The file holds {pid, host, createdAt} (0600, in a 0700 directory). The holder removes it when its process exits
-// (an exit hook: the lease covers the whole command, whatever way it ends). A lease whose holder is dead, or that
-// is older than `staleMs`, counts as gone.
+// The file holds {pid, host, createdAt} (0600, in a 0700 directory). The holder removes it once the new validation
+// is written (releaseLease), and in any case when its process exits (an exit hook covers every other way it ends).
+// A lease whose holder is dead, or that is older than `staleMs`, counts as gone.
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -66,17 +66,25 @@ export function takeLease(path: string, now: number, staleMs: number): boolean {
     } finally {
       closeSync(fd);
     }
-    const ino = statSync(path).ino;
-    process.once('exit', () => {
-      try {
-        if (statSync(path).ino === ino) unlinkSync(path);
-      } catch {
-        // already gone
-      }
-    });
+    process.once('exit', () => releaseLease(path));
     return true;
   }
   return false;
+}
+
+/**
+ * Let go of the lease at `path` if this process holds it: as soon as the answer the waiters need is written, so
+ * they need not wait for the holder's exit (under load that can be a long time after its last useful write).
+ * The file is judged by its content, not its inode, which the file system may already have reused.
+ */
+export function releaseLease(path: string): void {
+  const info = readInfo(path);
+  if (!info || info.pid !== process.pid || info.host !== hostname()) return;
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
 }
 
 /**

@@ -44,6 +44,8 @@ const unlockDir = (state: string) => join(state, 'unlocked');
 const validationDir = (state: string) => join(state, 'validated');
 const fastDir = (state: string) => join(state, 'fast');
 export const lockDir = (state: string) => join(state, 'locks');
+/** The validation lease (store/lease.ts) for one validation file: who validates for a burst of robots. */
+export const validationLeasePath = (state: string, validationFile: string) => join(lockDir(state), `lease-${validationFile}`);
 
 function stateError(path: string, e: unknown): KeyrackError {
   const code = (e as NodeJS.ErrnoException).code ?? 'unknown';

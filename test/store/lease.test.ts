@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { leaseHeld, takeLease, waitForLease } from '../../src/store/lease.js';
+import { leaseHeld, releaseLease, takeLease, waitForLease } from '../../src/store/lease.js';
 
 const LEASE_MODULE = resolve('src/store/lease.ts');
 const STALE = 30_000;
@@ -47,6 +47,24 @@ describe('validation lease', () => {
     assert.equal(await h.took, 'true');
     await h.exited;
     await assert.rejects(stat(path), /ENOENT/);
+  });
+
+  it('its holder lets go before exiting; nobody else can release it, and the exit hook then leaves a successor alone', async () => {
+    const path = join(dir, 'locks', 'lease-early');
+    const other = { pid: process.pid + 1, host: hostname(), createdAt: Date.now() };
+    await writeFile(path, JSON.stringify(other), { mode: 0o600 });
+    releaseLease(path);
+    assert.equal(JSON.parse(await readFile(path, 'utf8')).pid, other.pid, "another process's lease is not released");
+    await rm(path);
+    assert.equal(takeLease(path, Date.now(), STALE), true);
+    releaseLease(path);
+    await assert.rejects(stat(path), { code: 'ENOENT' }, 'released at once');
+    // A successor took it (possibly on the same inode number); this process's exit hook must not remove it.
+    const code = `import { takeLease, releaseLease } from ${JSON.stringify(LEASE_MODULE)}; const p = ${JSON.stringify(path)}; takeLease(p, Date.now(), ${STALE}); releaseLease(p); (await import('node:fs')).writeFileSync(p, JSON.stringify(${JSON.stringify(other)}));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(await readFile(path, 'utf8')).pid, other.pid, "the successor's lease survives the first holder's exit");
+    await rm(path);
   });
 
   it("a dead holder's lease, or one older than the stale age, is taken over", async () => {

@@ -22,14 +22,14 @@
 // Never with KEYRACK_DEBUG=1 (the full path writes the debug lines) or KEYRACK_FAST_PATH=0 (to compare the paths).
 // All file access is synchronous (for a handful of small files that is markedly quicker than the thread pool), and
 // SHA-256 is ./sha256.ts: node:crypto alone would cost more to load than this whole path takes.
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { parseDuration } from '../../core/duration.js';
 import { findKeyrackFile } from '../../core/keyrack-find.js';
 import { parseFormat, renderGrant } from '../../core/output.js';
 import type { Grant, RoleCredentials } from '../../core/plugin.js';
 import { resolvePaths, type Paths } from '../../core/runtime.js';
 import { takeLease, waitForLease } from '../../store/lease.js';
-import { fastGrantLookup, lockDir, readFastGrant, readUnlockRecordSync, readValidationFileSync } from '../../store/state.js';
+import { fastGrantLookup, readFastGrant, readUnlockRecordSync, readValidationFileSync, validationLeasePath } from '../../store/state.js';
 import { networkFromEnv } from '../../aws/network-policy.js';
 import { parseRoleJson, roleFilePath } from '../../aws/role-cache.js';
 import { parseAwsTimestamp, parseTokenJson, tokenFilePath } from '../../aws/token-cache.js';
@@ -90,7 +90,7 @@ export function cachedGrant(argv: readonly string[], io: Pick<FastIo, 'env' | 'c
     const unlock = readUnlockRecordSync(paths.state, rec.env);
     if (!unlock || !Object.hasOwn(unlock.keys, rec.key) || (unlock.until !== undefined && unlock.until <= now)) return undefined;
     // From here on a miss means the full path would validate with AWS again.
-    const stale = { kind: 'stale', lease: join(lockDir(paths.state), `lease-${rec.validationFile}`) } as const;
+    const stale = { kind: 'stale', lease: validationLeasePath(paths.state, rec.validationFile) } as const;
     const hit = readValidationFileSync(paths.state, rec.validationFile, rec.env, rec.key, rec.profile);
     if (!hit || hit.validatedAt !== rec.validatedAt || hit.tokenKey !== rec.tokenKey) return stale;
     const age = now - hit.validatedAt;
