@@ -3,7 +3,11 @@
 // The robot commands and citty are CommonJS bundles, loaded with require(); the others are ES modules, loaded with
 // import() (scripts/build.mjs checks which is which).
 import type { ArgsDef, CommandDef } from 'citty';
+import { homedir } from 'node:os';
+import { codeCacheOptions, installCodeCache } from './code-cache.js';
 import { fastPaths, processIo } from './fast/index.js';
+
+declare const __KEYRACK_BUILD_ID__: string | undefined;
 
 type Lazy = () => Promise<CommandDef>;
 // Each command's own args type is erased here: citty only needs the shape.
@@ -52,6 +56,9 @@ async function run(argv: string[]): Promise<void> {
   }
   const fast = Object.hasOwn(fastPaths, argv[0] ?? '') ? fastPaths[argv[0] as string] : undefined;
   if (fast && (await fast(argv.slice(1), processIo()))) return;
+  // The bundles loaded from here on are compiled through the code cache (built launcher only: it has a build id).
+  const cache = codeCacheOptions(process.env, typeof __KEYRACK_BUILD_ID__ === 'string' ? __KEYRACK_BUILD_ID__ : undefined, __dirname, process.env.HOME || homedir());
+  if (cache) installCodeCache(cache);
   const { runCommand } = require('citty') as typeof import('citty');
   await runCommand(main, { rawArgs: argv });
 }

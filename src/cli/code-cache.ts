@@ -1,0 +1,109 @@
+// A V8 code cache for the command bundles the launcher requires after its fast path: what Node 22's
+// `module.enableCompileCache()` does, for Node 20, which lacks it.
+//
+// Without it a cold `grant` compiles citty and the 200 KB grant bundle on every start, then compiles each function
+// it runs on first call. V8 can serialise both (`vm.Script#createCachedData()` after the run includes the functions
+// that ran), and a later start that hands the bytes back skips that work: about 14 ms of a cold grant's 88
+// (research/latency.md). The launcher (dist/cli.cjs) itself is not covered: for its 37 KB, reading a cache costs
+// more than it saves, and the warm fast path must stay as it is.
+//
+// The cache is a performance hint only, never trusted for correctness:
+//   - one file per bundle in $XDG_CACHE_HOME/keyrack/code-cache, named by the build id (a hash of the sources),
+//     the Node version and the architecture, so a file is only ever offered to the exact code it was made from;
+//     V8 checks its own version, flags and the source length again and rejects a mismatch;
+//   - a file that is not a regular file of this user, or that others may write, is ignored (and replaced);
+//   - written at exit, only when there was none or V8 rejected it: temp file + rename, 0600 in a 0700 directory;
+//     files of other builds are removed then;
+//   - any failure (read-only home, full disk) just means no cache. KEYRACK_CODE_CACHE=0 turns it off.
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import Module from 'node:module';
+import { basename, dirname, join, sep } from 'node:path';
+import { Script } from 'node:vm';
+import type { EnvVars } from '../core/runtime.js';
+
+/** Node's own CommonJS compile step, which is what gets wrapped (the same hook v8-compile-cache and others use). */
+interface CompilingModule {
+  exports: unknown;
+  filename: string;
+  _compile(content: string, filename: string): unknown;
+}
+interface ModuleInternals {
+  prototype: CompilingModule;
+  wrap(content: string): string;
+}
+
+export interface CodeCacheOptions {
+  /** Where the cache files go. */
+  dir: string;
+  /** Build id, Node version and architecture: the files' name prefix. */
+  key: string;
+  /** Bundles under this directory are covered (the launcher's `dist/cli`). */
+  root: string;
+}
+
+export function codeCacheOptions(env: EnvVars, build: string | undefined, launcherDir: string, home: string): CodeCacheOptions | undefined {
+  if (build === undefined || env.KEYRACK_CODE_CACHE === '0') return undefined;
+  const cacheHome = env.XDG_CACHE_HOME || join(home, '.cache');
+  return { dir: join(cacheHome, 'keyrack', 'code-cache'), key: `${build}-${process.version}-${process.arch}`, root: join(launcherDir, 'cli') + sep };
+}
+
+/** The cache bytes, when the file is a regular file of this user that no one else may write. */
+function readOwned(path: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    const uid = process.getuid?.();
+    if (!st.isFile() || (st.mode & 0o022) !== 0 || (uid !== undefined && st.uid !== uid)) return undefined;
+    return readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function writeAtomicSync(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+/** Write what this process compiled without a usable cache; drop files of other builds. Best effort. */
+function save(opts: CodeCacheOptions, pending: ReadonlyArray<{ script: Script; file: string }>): void {
+  try {
+    mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    for (const { script, file } of pending) writeAtomicSync(file, script.createCachedData());
+    for (const name of readdirSync(opts.dir)) if (!name.startsWith(`${opts.key}-`)) rmSync(join(opts.dir, name), { force: true });
+  } catch {
+    // no cache this time
+  }
+}
+
+/** Compile the covered bundles through the cache from now on, for the rest of this process. */
+export function installCodeCache(opts: CodeCacheOptions): void {
+  const M = Module as unknown as ModuleInternals;
+  const compile = M.prototype._compile;
+  const pending: Array<{ script: Script; file: string }> = [];
+  M.prototype._compile = function (this: CompilingModule, content: string, filename: string): unknown {
+    if (!filename.startsWith(opts.root) || !filename.endsWith('.cjs') || content.startsWith('#!')) return compile.call(this, content, filename);
+    const file = join(opts.dir, `${opts.key}-${basename(filename)}.bin`);
+    const cachedData = readOwned(file);
+    const script = new Script(M.wrap(content), { filename, ...(cachedData ? { cachedData } : {}) });
+    if (!cachedData || script.cachedDataRejected) pending.push({ script, file });
+    const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: CompilingModule, filename: string, dirname: string) => unknown;
+    return wrapper.call(this.exports, this.exports, Module.createRequire(filename), this, filename, dirname(filename));
+  };
+  process.once('exit', () => {
+    if (pending.length > 0) save(opts, pending);
+  });
+}

@@ -1,0 +1,117 @@
+// The launcher's V8 code cache (src/cli/code-cache.ts) through the installed command: a cold grant leaves one cache
+// file per bundle it loaded (0600 in a 0700 directory), a later start accepts it and leaves it alone, and a cache
+// that is damaged, not private, or from another build is never a reason to fail: it is replaced. Whether V8
+// accepted a file is read from the file itself (left alone, or rewritten), never from timing.
+import assert from 'node:assert/strict';
+import { chmod, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { createSandbox, type Sandbox } from '../helpers/keyrack.js';
+
+const cacheDir = (sb: Sandbox) => join(sb.home, '.cache', 'keyrack', 'code-cache');
+const COLD = { KEYRACK_VALIDATION_TTL: '0' };
+
+async function grant(sb: Sandbox, env: Record<string, string> = {}): Promise<string> {
+  const r = await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep'], { env: { ...COLD, ...env } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  return r.stdout;
+}
+
+/** The token, client secret and role credentials this sandbox's session holds. */
+async function issuedSecrets(sb: Sandbox): Promise<string[]> {
+  const out: string[] = [];
+  for (const dir of [join(sb.home, '.aws', 'sso', 'cache'), join(sb.home, '.aws', 'cli', 'cache')]) {
+    for (const n of await readdir(dir)) {
+      const o = JSON.parse(await readFile(join(dir, n), 'utf8')) as { accessToken?: string; refreshToken?: string; clientSecret?: string; Credentials?: { SecretAccessKey?: string; SessionToken?: string } };
+      for (const v of [o.accessToken, o.refreshToken, o.clientSecret, o.Credentials?.SecretAccessKey, o.Credentials?.SessionToken]) if (v) out.push(v);
+    }
+  }
+  return out;
+}
+
+const grantFile = async (sb: Sandbox) => {
+  const name = (await readdir(cacheDir(sb))).find((n) => n.endsWith('-grant.cjs.bin'));
+  assert.ok(name, 'a cache file for the grant bundle');
+  return join(cacheDir(sb), name);
+};
+
+describe('code cache of the command bundles', () => {
+  let sb: Sandbox;
+  before(async () => {
+    sb = await createSandbox();
+    assert.equal((await sb.unlock()).code, 0);
+  });
+  after(async () => sb.close());
+  beforeEach(async () => rm(join(sb.home, '.cache'), { recursive: true, force: true }));
+
+  it('is written by a cold grant, private, and then used as it is', async () => {
+    const out = await grant(sb);
+    const names = (await readdir(cacheDir(sb))).sort();
+    assert.ok(names.some((n) => n.endsWith('-citty.cjs.bin')), names.join(' '));
+    assert.ok(names.every((n) => n.startsWith(names[0]!.split('-v')[0]!) && n.includes(`-${process.version}-${process.arch}-`)), `one build, this Node: ${names.join(' ')}`);
+    assert.equal((await stat(cacheDir(sb))).mode & 0o777, 0o700);
+    const file = await grantFile(sb);
+    const first = await stat(file);
+    assert.equal(first.mode & 0o777, 0o600);
+    assert.ok(first.size > 10_000, 'V8 wrote compiled code');
+    // Compiled code and the source's constants only (the source names the emulator's marker in a redaction
+    // pattern), never a value the run handled.
+    const secrets = await issuedSecrets(sb);
+    assert.ok(secrets.length >= 4);
+    for (const n of names) {
+      const bytes = (await readFile(join(cacheDir(sb), n))).toString('latin1');
+      for (const value of secrets) assert.ok(!bytes.includes(value), `${n} holds a secret of this run`);
+    }
+
+    assert.equal(await grant(sb), out, 'same answer with the cache');
+    const second = await stat(file);
+    assert.equal(second.ino, first.ino, 'an accepted cache is not rewritten');
+    assert.equal(second.mtimeMs, first.mtimeMs);
+  });
+
+  it('replaces a damaged cache and still answers the same', async () => {
+    const out = await grant(sb);
+    const file = await grantFile(sb);
+    const junk = Buffer.alloc(4096, 7);
+    await writeFile(file, junk, { mode: 0o600 });
+    assert.equal(await grant(sb), out);
+    assert.notDeepEqual(await readFile(file), junk, 'V8 rejected it, so it was written again');
+  });
+
+  it('ignores a cache file others may write, and replaces it with a private one', async () => {
+    await grant(sb);
+    const file = await grantFile(sb);
+    const good = await readFile(file);
+    await chmod(file, 0o666);
+    const before = await stat(file);
+    await grant(sb);
+    const after = await stat(file);
+    assert.notEqual(after.ino, before.ino, 'not used: replaced');
+    assert.equal(after.mode & 0o777, 0o600);
+    assert.ok((await readFile(file)).length > 10_000);
+    assert.ok(good.length > 0);
+  });
+
+  it('removes files of other builds when it writes', async () => {
+    await grant(sb);
+    const old = join(cacheDir(sb), 'feedface-v0.0.0-x64-grant.cjs.bin');
+    await writeFile(old, 'old build', { mode: 0o600 });
+    await rm(await grantFile(sb));
+    await grant(sb);
+    await assert.rejects(stat(old), { code: 'ENOENT' });
+    await grantFile(sb);
+  });
+
+  it('is off with KEYRACK_CODE_CACHE=0, and a warm grant (the fast path) never touches it', async () => {
+    await grant(sb, { KEYRACK_CODE_CACHE: '0' });
+    await assert.rejects(stat(join(sb.home, '.cache', 'keyrack')), { code: 'ENOENT' });
+    const validated = await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep']); // full path: leaves the fast path's record
+    assert.equal(validated.code, 0, validated.stderr);
+    await grantFile(sb);
+    await rm(join(sb.home, '.cache'), { recursive: true, force: true });
+    const again = await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep']);
+    assert.equal(again.code, 0, again.stderr);
+    await assert.rejects(stat(join(sb.home, '.cache', 'keyrack')), { code: 'ENOENT' }, 'the fast path answered without loading a bundle');
+  });
+});
