@@ -20,7 +20,8 @@
 //                             makes the same two calls as a cold grant.
 // Then: peak RSS of a warm and a cold grant (kernel accounting via python3's getrusage), BENCH_CONCURRENCY
 // grants started at once at the moment the access token expires (default validation TTL, as robots run it), and
-// as its floor the same number of `node -e 0` started at once.
+// as its floor the same number of `node -e 0` started at once; both bursts through bench/burst.py, which times
+// each process from its own start to its own exit.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -108,6 +109,23 @@ function runOnce(cmd, args, runEnv) {
   });
 }
 
+/**
+ * `n` copies of a command started at once (bench/burst.py: posix_spawn, and a thread in wait() that timestamps each
+ * exit as it happens). Each run's time is its own start to its own exit.
+ */
+async function startAtOnce(n, argv, runEnv) {
+  const errDir = await mkdtemp(join(root, 'burst-'));
+  // Not spawnSync: the emulator runs in this process and must keep answering meanwhile.
+  const child = spawn('python3', [join(ROOT, 'bench', 'burst.py'), String(n), repo, errDir, '--', ...argv], { env: runEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (c) => (out += c));
+  child.stderr.setEncoding('utf8').on('data', (c) => (err += c));
+  const code = await new Promise((res, rej) => child.on('error', rej).on('close', res));
+  if (code !== 0) throw new Error(`bench/burst.py exited ${code}: ${err.slice(0, 500)}`);
+  return JSON.parse(out);
+}
+
 const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
@@ -192,17 +210,16 @@ await fetch(`${emu.url}/_emulator/expire`, { method: 'POST', headers: { 'content
 await writeFile(tokenPath, JSON.stringify(token), { mode: 0o600 });
 await dropRoleCache();
 const seqBefore = Math.max(0, ...(await (await fetch(`${emu.url}/_emulator/calls`)).json()).map((c) => c.seq));
-const burstStart = process.hrtime.bigint();
-const burst = await Promise.allSettled(Array.from({ length: CONCURRENCY }, () => runOnce(process.execPath, grantArgs, env)));
-const burstWall = Number(process.hrtime.bigint() - burstStart) / 1e6;
+const burst = await startAtOnce(CONCURRENCY, [process.execPath, ...grantArgs], env);
+const burstWall = burst.wallMs;
 const calls = await (await fetch(`${emu.url}/_emulator/calls?since=${seqBefore}`)).json();
 const refreshes = calls.filter((c) => c.operation === 'CreateToken' && c.grantType === 'refresh_token').length;
 const validations = calls.filter((c) => c.operation === 'GetCallerIdentity').length;
-const ok = burst.filter((b) => b.status === 'fulfilled').map((b) => b.value);
+const ok = burst.runs.filter((r) => r.code === 0).map((r) => r.ms);
 const burstStats = ok.length ? stats(ok) : undefined;
 // The floor for that: the same number of bare Node start-ups at once, on the same 2 cores.
-const floor = stats(await Promise.all(Array.from({ length: CONCURRENCY }, () => runOnce(process.execPath, ['-e', '0'], env))));
-const failures = burst.filter((b) => b.status === 'rejected').map((b) => String(b.reason.message).split('\n')[0]);
+const floor = stats((await startAtOnce(CONCURRENCY, [process.execPath, '-e', '0'], env)).runs.map((r) => r.ms));
+const failures = burst.runs.filter((r) => r.code !== 0).map((r) => `exit ${r.code}: ${r.stderr.split('\n')[0]}`);
 
 const awsVersion = existsSync(AWS_CLI) ? spawnSync(AWS_CLI, ['--version'], { encoding: 'utf8', env }).stdout.trim().split(' ')[0] : undefined;
 await emu.close();
