@@ -51,7 +51,9 @@ describe('keyrack lock --revoke (kill switch)', () => {
     const pidFile = join(sb.env.XDG_STATE_HOME ?? '', 'keyrack', 'watch', 'pids', `${watcher.pid}.json`);
     for (let i = 0; i < 200 && !existsSync(pidFile); i++) await sleep(50);
     assert.ok(existsSync(pidFile), 'the foreground watcher registered itself');
-    await recordLoginRequired(createRuntime({ env: sb.env, cwd: sb.repo }), { env: 'prep', key: 'AWS_PROFILE', profile: 'acme.prep', reason: 'expired', requester: describeRequester({ pid: 1, cwd: sb.repo, argv: ['keyrack', 'grant'] }) });
+    // A robot's pending signal. Dated a minute ahead: the watcher's first pass may prove the key working at any
+    // moment now, and would clear a signal older than that proof (the kill switch must find one to delete).
+    await recordLoginRequired(createRuntime({ env: sb.env, cwd: sb.repo, clock: { now: () => Date.now() + 60_000 } }), { env: 'prep', key: 'AWS_PROFILE', profile: 'acme.prep', reason: 'expired', requester: describeRequester({ pid: 1, cwd: sb.repo, argv: ['keyrack', 'grant'] }) });
   });
   after(async () => {
     if (watcher.exitCode === null && watcher.signalCode === null) watcher.kill('SIGKILL');
