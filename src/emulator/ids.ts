@@ -3,6 +3,11 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 
 export const SECRET_MARKER = 'EMUSECRET';
+/**
+ * An issued secret: the marker followed by its random part. Code that merely names the marker (a redaction
+ * pattern, and so also the V8 code cache compiled from it) does not match.
+ */
+export const ISSUED_SECRET = new RegExp(`${SECRET_MARKER}[A-Za-z0-9_.-]{8}`);
 
 const UPPER_ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 // Letters only, without vowels and look-alikes, so a user code never spells a word or confuses O/0.

@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SECRET_MARKER } from '../../src/emulator/index.js';
+import { ISSUED_SECRET } from '../../src/emulator/ids.js';
 import type { AuditEvent } from '../../src/store/audit.js';
 import { filesContaining, hardenedSandbox, keychainToken, sdkCallerIdentity, tokenFile, type HardenedBox } from '../helpers/hardened.js';
 
@@ -68,7 +69,7 @@ describe('hardened mode: OS-keychain token store', { timeout: 120_000 }, () => {
   it('no file under HOME holds the refresh token, the access token, the client secret, or any emulator secret', async () => {
     const t = await keychainToken();
     assert.ok(t?.refreshToken && t.clientSecret);
-    const hits = await filesContaining(box.sb.home, [t.accessToken, t.refreshToken, t.clientSecret, SECRET_MARKER]);
+    const hits = await filesContaining(box.sb.home, [t.accessToken, t.refreshToken, t.clientSecret, ISSUED_SECRET]);
     assert.deepEqual(hits, {});
   });
 

@@ -65,7 +65,7 @@ export async function writeKeychainToken(t: StoredToken): Promise<void> {
 export const tokenFile = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${TOKEN_KEY}.json`);
 
 /** Every regular file under `root` (recursively) whose bytes contain one of `needles`: path → which. */
-export async function filesContaining(root: string, needles: string[]): Promise<Record<string, string[]>> {
+export async function filesContaining(root: string, needles: ReadonlyArray<string | RegExp>): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   const walk = async (dir: string): Promise<void> => {
     for (const d of await readdir(dir, { withFileTypes: true })) {
@@ -73,8 +73,8 @@ export async function filesContaining(root: string, needles: string[]): Promise<
       if (d.isDirectory()) await walk(p);
       else if (d.isFile()) {
         const text = (await readFile(p)).toString('latin1');
-        const hits = needles.filter((n) => n !== '' && text.includes(n));
-        if (hits.length > 0) out[p] = hits.map((h) => `${h.slice(0, 6)}…`);
+        const hits = needles.filter((n) => (typeof n === 'string' ? n !== '' && text.includes(n) : n.test(text)));
+        if (hits.length > 0) out[p] = hits.map((h) => (typeof h === 'string' ? `${h.slice(0, 6)}…` : String(h)));
       }
     }
   };
