@@ -12,8 +12,9 @@
 //     the Node version and the architecture, so a file is only ever offered to the exact code it was made from;
 //     V8 checks its own version, flags and the source length again and rejects a mismatch;
 //   - a file that is not a regular file of this user, or that others may write, is ignored (and replaced);
-//   - written at exit, only when there was none or V8 rejected it: temp file + rename, 0600 in a 0700 directory;
-//     files of other builds are removed then;
+//   - written at exit when there was none, V8 rejected it, or the run compiled functions it lacked (so it grows to
+//     the paths actually taken: cold validation, cache hit, refusals): temp file + rename, 0600 in a 0700
+//     directory; files of other builds are removed then;
 //   - any failure (read-only home, full disk) just means no cache. KEYRACK_CODE_CACHE=0 turns it off.
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import Module from 'node:module';
@@ -31,6 +32,15 @@ interface ModuleInternals {
   prototype: CompilingModule;
   wrap(content: string): string;
 }
+
+/** A bundle compiled in this process, and the size of the cache V8 accepted for it (none: compiled afresh). */
+interface Compiled {
+  script: Script;
+  file: string;
+  used?: number;
+}
+/** Smaller growth is noise (V8 does not produce byte-identical caches), not a path the cache lacked. */
+const GROWTH_BYTES = 1024;
 
 export interface CodeCacheOptions {
   /** Where the cache files go. */
@@ -78,12 +88,22 @@ function writeAtomicSync(path: string, bytes: Uint8Array): void {
   renameSync(tmp, path);
 }
 
-/** Write what this process compiled without a usable cache; drop files of other builds. Best effort. */
-function save(opts: CodeCacheOptions, pending: ReadonlyArray<{ script: Script; file: string }>): void {
+/**
+ * Write a bundle's cache when there was none, V8 rejected it, or this run compiled functions it did not hold (a
+ * cache comes out of a run with that run's functions; one made after a cache hit holds the old ones too, so the
+ * file grows to the union of the paths taken). Files of other builds go. Best effort.
+ */
+function save(opts: CodeCacheOptions, compiled: ReadonlyArray<Compiled>): void {
   try {
-    mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
-    for (const { script, file } of pending) writeAtomicSync(file, script.createCachedData());
-    for (const name of readdirSync(opts.dir)) if (!name.startsWith(`${opts.key}-`)) rmSync(join(opts.dir, name), { force: true });
+    let wrote = false;
+    for (const { script, file, used } of compiled) {
+      const data = script.createCachedData();
+      if (used !== undefined && data.length <= used + GROWTH_BYTES) continue;
+      if (!wrote) mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+      writeAtomicSync(file, data);
+      wrote = true;
+    }
+    if (wrote) for (const name of readdirSync(opts.dir)) if (!name.startsWith(`${opts.key}-`)) rmSync(join(opts.dir, name), { force: true });
   } catch {
     // no cache this time
   }
@@ -93,17 +113,15 @@ function save(opts: CodeCacheOptions, pending: ReadonlyArray<{ script: Script; f
 export function installCodeCache(opts: CodeCacheOptions): void {
   const M = Module as unknown as ModuleInternals;
   const compile = M.prototype._compile;
-  const pending: Array<{ script: Script; file: string }> = [];
+  const compiled: Compiled[] = [];
   M.prototype._compile = function (this: CompilingModule, content: string, filename: string): unknown {
     if (!filename.startsWith(opts.root) || !filename.endsWith('.cjs') || content.startsWith('#!')) return compile.call(this, content, filename);
     const file = join(opts.dir, `${opts.key}-${basename(filename)}.bin`);
     const cachedData = readOwned(file);
     const script = new Script(M.wrap(content), { filename, ...(cachedData ? { cachedData } : {}) });
-    if (!cachedData || script.cachedDataRejected) pending.push({ script, file });
+    compiled.push({ script, file, ...(cachedData && !script.cachedDataRejected ? { used: cachedData.length } : {}) });
     const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: CompilingModule, filename: string, dirname: string) => unknown;
     return wrapper.call(this.exports, this.exports, Module.createRequire(filename), this, filename, dirname(filename));
   };
-  process.once('exit', () => {
-    if (pending.length > 0) save(opts, pending);
-  });
+  process.once('exit', () => save(opts, compiled));
 }

@@ -43,7 +43,10 @@ describe('code cache of the command bundles', () => {
     assert.equal((await sb.unlock()).code, 0);
   });
   after(async () => sb.close());
-  beforeEach(async () => rm(join(sb.home, '.cache'), { recursive: true, force: true }));
+  beforeEach(async () => {
+    // No cache, and no validation a grant could answer from without loading the bundles.
+    for (const dir of [join(sb.home, '.cache'), join(sb.home, '.local', 'state', 'keyrack', 'validated'), join(sb.home, '.local', 'state', 'keyrack', 'fast')]) await rm(dir, { recursive: true, force: true });
+  });
 
   it('is written by a cold grant, private, and then used as it is', async () => {
     const out = await grant(sb);
@@ -68,6 +71,21 @@ describe('code cache of the command bundles', () => {
     const second = await stat(file);
     assert.equal(second.ino, first.ino, 'an accepted cache is not rewritten');
     assert.equal(second.mtimeMs, first.mtimeMs);
+  });
+
+  it('grows to the paths taken: a cache made on a validation-cache hit gains the validation when one runs', async () => {
+    const validated = await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep']); // leaves a validation to hit
+    assert.equal(validated.code, 0, validated.stderr);
+    await rm(join(sb.home, '.cache'), { recursive: true, force: true });
+    const hit = await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep'], { env: { KEYRACK_FAST_PATH: '0' } });
+    assert.equal(hit.code, 0, hit.stderr);
+    const file = await grantFile(sb);
+    const small = await stat(file);
+    await grant(sb); // validates with AWS: functions the hit never ran
+    const grown = await stat(file);
+    assert.ok(grown.size > small.size + 1024, `grew from ${small.size} to ${grown.size} bytes`);
+    await grant(sb);
+    assert.equal((await stat(file)).ino, grown.ino, 'the same path again adds nothing: not rewritten');
   });
 
   it('replaces a damaged cache and still answers the same', async () => {
