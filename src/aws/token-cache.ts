@@ -1,10 +1,9 @@
 // The SSO token cache `~/.aws/sso/cache/<key>.json`, shared with the AWS CLI v2 and the JS SDK (which refreshes
 // it in place). Written the way the CLI writes it: one line of Python-style JSON, `…Z` timestamps, mode 0600.
-import { fstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Paths } from '../core/runtime.js';
 import { KeyrackError } from '../core/errors.js';
-import { readThroughFd, removeFileIfExists, writeFileAtomic } from '../store/files.js';
+import { readOwnFile, removeFileIfExists, writeFileAtomic } from '../store/files.js';
 import { isCacheKey, pythonJsonDumps, type PyJson } from './cache-keys.js';
 
 /**
@@ -74,20 +73,12 @@ function corrupt(path: string, what: string): KeyrackError {
 export type PrivateRead = { kind: 'missing' } | { kind: 'exposed'; detail: string } | { kind: 'ok'; text: string };
 
 /**
- * Read a cache file that holds secrets, noticing one that others could read or that someone else owns.
- * Stat and read use the same descriptor, so the checked file is the read file.
+ * Read a cache file that holds secrets, noticing one that others could read or that someone else owns
+ * (store/files.ts readOwnFile, private).
  */
 export async function readPrivateFile(path: string): Promise<PrivateRead> {
-  // Synchronous (see store/files.ts); the checked descriptor is the one read.
-  const read = readThroughFd(path, (fd): PrivateRead => {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return { kind: 'exposed', detail: 'not a regular file' };
-    if ((st.mode & 0o077) !== 0) return { kind: 'exposed', detail: `mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}` };
-    const uid = process.getuid?.();
-    if (uid !== undefined && st.uid !== uid) return { kind: 'exposed', detail: 'owned by another user' };
-    return { kind: 'ok', text: readFileSync(fd, 'utf8') };
-  });
-  return read ?? { kind: 'missing' };
+  const read = readOwnFile(path);
+  return read.kind === 'ok' ? { kind: 'ok', text: read.bytes.toString('utf8') } : read;
 }
 
 /**

@@ -16,11 +16,12 @@
 //     the paths actually taken: cold validation, cache hit, refusals): temp file + rename, 0600 in a 0700
 //     directory; files of other builds are removed then;
 //   - any failure (read-only home, full disk) just means no cache. KEYRACK_CODE_CACHE=0 turns it off.
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import Module from 'node:module';
 import { basename, dirname, join, sep } from 'node:path';
 import { Script } from 'node:vm';
 import type { EnvVars } from '../core/runtime.js';
+import { readOwnFile, writeFileAtomicSync } from '../store/files.js';
 
 /** Node's own CommonJS compile step, which is what gets wrapped (the same hook v8-compile-cache and others use). */
 interface CompilingModule {
@@ -57,37 +58,6 @@ export function codeCacheOptions(env: EnvVars, build: string | undefined, launch
   return { dir: join(cacheHome, 'keyrack', 'code-cache'), key: `${build}-${process.version}-${process.arch}`, root: join(launcherDir, 'cli') + sep };
 }
 
-/** The cache bytes, when the file is a regular file of this user that no one else may write. */
-function readOwned(path: string): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    const uid = process.getuid?.();
-    if (!st.isFile() || (st.mode & 0o022) !== 0 || (uid !== undefined && st.uid !== uid)) return undefined;
-    return readFileSync(fd);
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function writeAtomicSync(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
-
 /**
  * Write a bundle's cache when there was none, V8 rejected it, or this run compiled functions it did not hold (a
  * cache comes out of a run with that run's functions; one made after a cache hit holds the old ones too, so the
@@ -99,8 +69,7 @@ function save(opts: CodeCacheOptions, compiled: ReadonlyArray<Compiled>): void {
     for (const { script, file, used } of compiled) {
       const data = script.createCachedData();
       if (used !== undefined && data.length <= used + GROWTH_BYTES) continue;
-      if (!wrote) mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
-      writeAtomicSync(file, data);
+      writeFileAtomicSync(file, data, { durable: false });
       wrote = true;
     }
     if (wrote) for (const name of readdirSync(opts.dir)) if (!name.startsWith(`${opts.key}-`)) rmSync(join(opts.dir, name), { force: true });
@@ -110,6 +79,16 @@ function save(opts: CodeCacheOptions, compiled: ReadonlyArray<Compiled>): void {
 }
 
 /** Compile the covered bundles through the cache from now on, for the rest of this process. */
+/** The cache bytes, when the file is a regular file of this user that no one else may write. */
+function readCache(file: string): Buffer | undefined {
+  try {
+    const read = readOwnFile(file, 0o022);
+    return read.kind === 'ok' ? read.bytes : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function installCodeCache(opts: CodeCacheOptions): void {
   const M = Module as unknown as ModuleInternals;
   const compile = M.prototype._compile;
@@ -117,9 +96,9 @@ export function installCodeCache(opts: CodeCacheOptions): void {
   M.prototype._compile = function (this: CompilingModule, content: string, filename: string): unknown {
     if (!filename.startsWith(opts.root) || !filename.endsWith('.cjs') || content.startsWith('#!')) return compile.call(this, content, filename);
     const file = join(opts.dir, `${opts.key}-${basename(filename)}.bin`);
-    const cachedData = readOwned(file);
-    const script = new Script(M.wrap(content), { filename, ...(cachedData ? { cachedData } : {}) });
-    compiled.push({ script, file, ...(cachedData && !script.cachedDataRejected ? { used: cachedData.length } : {}) });
+    const cached = readCache(file);
+    const script = new Script(M.wrap(content), { filename, ...(cached ? { cachedData: cached } : {}) });
+    compiled.push({ script, file, ...(cached && !script.cachedDataRejected ? { used: cached.length } : {}) });
     const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: CompilingModule, filename: string, dirname: string) => unknown;
     return wrapper.call(this.exports, this.exports, Module.createRequire(filename), this, filename, dirname(filename));
   };

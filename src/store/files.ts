@@ -4,9 +4,8 @@
 // Synchronous system calls behind async signatures: these files are small and touched a few times per command,
 // where a thread-pool hop per step (open, write, fsync, close, rename: four or five each) costs a few tenths of a
 // millisecond and, in a short-lived process, starts the thread pool at all. Measured in research/soak.md.
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
@@ -16,16 +15,31 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
 }
 
-/** Write via a temp file in the same directory, fsync, then rename over the target. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = PRIVATE_FILE_MODE): Promise<void> {
+export interface AtomicWriteOptions {
+  /** File mode (default 0600). */
+  mode?: number;
+  /**
+   * fsync before the rename (default true), so the new content survives a crash. Off for files that can always be
+   * made again (the watcher's bookkeeping, the code cache): readers still see the old file or the new one.
+   */
+  durable?: boolean;
+}
+
+/**
+ * Write via a temp file in the same directory, then rename over the target. The temp file is created exclusively;
+ * its name needs to be unique, not secret (the directory is private), so Math.random serves: node:crypto would be
+ * loaded at the start of every command that bundles this module (the launcher among them).
+ */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
+  const mode = opts.mode ?? PRIVATE_FILE_MODE;
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 12)}.tmp`);
   const fd = openSync(tmp, 'wx', mode);
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
-    fsyncSync(fd);
+    if (opts.durable !== false) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     rmSync(tmp, { force: true });
@@ -39,6 +53,11 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/** writeFileAtomicSync, durable, behind the async signature most callers use. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = PRIVATE_FILE_MODE): Promise<void> {
+  writeFileAtomicSync(path, data, { mode });
 }
 
 /**
@@ -58,6 +77,25 @@ export function readThroughFd<T>(path: string, read: (fd: number) => T): T | und
   } finally {
     closeSync(fd);
   }
+}
+
+/** What a file that must be this user's own turned out to be. */
+export type OwnFileRead = { kind: 'missing' } | { kind: 'exposed'; detail: string } | { kind: 'ok'; bytes: Buffer };
+
+/**
+ * Read a file only if it is a regular file of this user with none of the `forbidden` mode bits (0o077: private, as
+ * secrets must be; 0o022: nobody else may write it, as for code). The checked descriptor is the one read.
+ */
+export function readOwnFile(path: string, forbidden = 0o077): OwnFileRead {
+  const read = readThroughFd(path, (fd): OwnFileRead => {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { kind: 'exposed', detail: 'not a regular file' };
+    if ((st.mode & forbidden) !== 0) return { kind: 'exposed', detail: `mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}` };
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) return { kind: 'exposed', detail: 'owned by another user' };
+    return { kind: 'ok', bytes: readFileSync(fd) };
+  });
+  return read ?? { kind: 'missing' };
 }
 
 /** Read a UTF-8 file, or undefined when it does not exist. Other errors propagate. */

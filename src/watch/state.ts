@@ -10,11 +10,10 @@
 // The session files take no lock: two watchers running at once may both probe (harmless: refreshes are single
 // flight under the token lock) and the last write wins, which can only repeat a notification — and the notifier's
 // own deduplication, which is locked, holds that back. Logins go to their own file, so no probe can overwrite one.
-import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Reason } from '../core/errors.js';
-import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../store/files.js';
+import { writeFileAtomicSync } from '../store/files.js';
 
 export type SessionStatus = 'unknown' | 'alive' | 'failing' | 'expired';
 export type LoginSource = 'recorded' | 'observed' | 'device-code-push';
@@ -71,20 +70,7 @@ export function freshSessionWatch(tokenKey: string, sso: string, ssoName: string
  * be learnt again, and losing the last write in a crash costs at most one repeated notification.
  */
 async function writeStateFile(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    writeFileSync(tmp, text, { flag: 'wx', mode: PRIVATE_FILE_MODE });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    await ensurePrivateDir(dirname(path));
-    writeFileSync(tmp, text, { flag: 'wx', mode: PRIVATE_FILE_MODE });
-  }
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomicSync(path, text, { durable: false });
 }
 
 async function readJson<T>(path: string): Promise<T | undefined> {

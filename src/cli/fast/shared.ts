@@ -4,6 +4,7 @@ import { closeSync, fstatSync, openSync, readFileSync, statSync, writeSync } fro
 import { join } from 'node:path';
 import type { EnvVars } from '../../core/runtime.js';
 import type { AuditEvent, Caller } from '../../store/audit.js';
+import { readOwnFile } from '../../store/files.js';
 import { statFingerprint } from '../../store/state.js';
 import { sha256Hex as sha256 } from './sha256.js';
 
@@ -34,22 +35,10 @@ export function unchanged(path: string, stat: string | null, sha: string | null)
   return bytes === undefined ? sha === null : sha256(bytes) === sha;
 }
 
-/** A secrets file as token-cache.ts's readPrivateFile accepts it: a regular file, ours, mode 0600 or stricter. */
+/** A secrets file as token-cache.ts's readPrivateFile accepts it (a regular file, ours, 0600 or stricter), else undefined. */
 export function readPrivate(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    const uid = process.getuid?.();
-    if (!st.isFile() || (st.mode & 0o077) !== 0 || (uid !== undefined && st.uid !== uid)) return undefined;
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
+  const read = readOwnFile(path);
+  return read.kind === 'ok' ? read.bytes.toString('utf8') : undefined;
 }
 
 /**
