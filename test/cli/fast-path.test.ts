@@ -12,7 +12,7 @@ import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { signV4 } from '../../src/aws/sts.js';
 import { sha256Hex } from '../../src/cli/fast/sha256.js';
 import { readAudit } from '../../src/store/audit.js';
-import { createSandbox, type RunResult, type Sandbox } from '../helpers/keyrack.js';
+import { createSandbox, KEYRACK_BIN, type RunResult, type Sandbox } from '../helpers/keyrack.js';
 
 const stateDir = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack');
 const tokenPath = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${tokenCacheKey({ session: 'acme' })}.json`);
@@ -173,6 +173,32 @@ describe('grant fast path', () => {
     await writeFile(userConfig(sb), 'sso:\n  acme:\n    token_store: aws-cli\n');
     assert.equal((await grant(sb)).fast, false);
     assert.equal((await grant(sb)).fast, false, 'a session with a named token store is never served by the fast path');
+  });
+
+  it('answers at a terminal too (the AWS CLI hands credential_process the user’s), and the audit says tty', async () => {
+    await prime(sb);
+    const out = join(sb.root, 'tty-grant.out');
+    const env = Object.entries(sb.env).map(([k, v]) => `'${k}=${v}'`).join(' ');
+    const session = `keyrack-fast-tty-${process.pid}`;
+    const cmd = `cd ${sb.repo} && env ${env} ${process.execPath} ${KEYRACK_BIN} grant AWS_PROFILE --env prep > ${out}.tmp 2>&1; echo "exit=$?" >> ${out}.tmp; mv ${out}.tmp ${out}`;
+    const before = (await readAudit(stateDir(sb))).length;
+    assert.equal(spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '120', '-y', '20', cmd]).status, 0);
+    try {
+      let text: string | undefined;
+      for (let i = 0; i < 300 && text === undefined; i++) {
+        text = await readFile(out, 'utf8').catch(() => undefined);
+        if (text === undefined) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(text, 'acme.prep\nexit=0\n');
+    } finally {
+      spawnSync('tmux', ['kill-session', '-t', session]);
+    }
+    const events = (await readAudit(stateDir(sb))).slice(before).filter((e) => e.command === 'grant');
+    assert.equal(events.length, 1, "one audit event for the grant at the terminal");
+    assert.equal(events[0]?.detail?.fast, true, 'the fast path answered');
+    assert.equal(events[0]?.caller.tty, true, 'stdin was the terminal');
+    assert.equal((await grant(sb)).fast, true);
+    assert.equal((await readAudit(stateDir(sb))).at(-1)?.caller.tty, false, 'and a pipe is not one');
   });
 
   it('steps aside for debug logging, other flags and the switch, and the full path answers', async () => {
