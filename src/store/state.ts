@@ -58,27 +58,13 @@ function stateError(path: string, e: unknown): KeyrackError {
   });
 }
 
-async function readJson<T>(path: string): Promise<T | undefined> {
-  let text: string | undefined;
-  try {
-    text = await readFileIfExists(path);
-  } catch (e) {
-    throw stateError(path, e);
-  }
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return undefined; // a damaged record counts as absent: the safe direction (robots are refused)
-  }
-}
-
 /**
- * readJson for the fast path (src/cli/fast): synchronous, since a short-lived process that reads a few small files
- * and exits is quicker without the thread pool. Same outcome: absent or damaged → undefined, unreadable → throws.
+ * A record, or undefined when absent or damaged (a damaged record counts as absent: the safe direction, robots
+ * are refused); unreadable throws. Synchronous, for the fast path (src/cli/fast) and everyone else: these files
+ * are small and a thread-pool hop per read costs more than the read (store/files.ts).
  */
 function readJsonSync<T>(path: string): T | undefined {
-  let text: string;
+  let text: string | undefined;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
@@ -103,7 +89,7 @@ async function writeJson(path: string, value: unknown): Promise<void> {
 export const unlockRecordPath = (state: string, env: string) => join(unlockDir(state), `${safeName(env)}.json`);
 
 export async function readUnlockRecord(state: string, env: string): Promise<UnlockRecord | undefined> {
-  const r = await readJson<UnlockRecord>(unlockRecordPath(state, env));
+  const r = readJsonSync<UnlockRecord>(unlockRecordPath(state, env));
   return r?.version === 1 ? r : undefined;
 }
 
@@ -127,7 +113,7 @@ export async function listUnlockRecords(state: string): Promise<UnlockRecord[]> 
   }
   const out: UnlockRecord[] = [];
   for (const n of names.filter((x) => x.endsWith('.json'))) {
-    const r = await readJson<UnlockRecord>(join(unlockDir(state), n));
+    const r = readJsonSync<UnlockRecord>(join(unlockDir(state), n));
     if (r?.version === 1) out.push(r);
   }
   return out;
@@ -149,7 +135,7 @@ function validationPath(state: string, env: string, key: string, profile: string
 const isEntry = (v: ValidationEntry | undefined, env: string, key: string, profile: string) => v?.version === 1 && v.env === env && v.key === key && v.profile === profile;
 
 export async function readValidation(state: string, env: string, key: string, profile: string): Promise<ValidationEntry | undefined> {
-  const v = await readJson<ValidationEntry>(validationPath(state, env, key, profile));
+  const v = readJsonSync<ValidationEntry>(validationPath(state, env, key, profile));
   return isEntry(v, env, key, profile) ? v : undefined;
 }
 
@@ -257,13 +243,15 @@ export function readFastGrant(state: string, lookupSha256: string, file: string,
   }
 }
 
-/** Write it unless an identical one is there (a grant on the full path must not pay for a write every time). */
-export async function writeFastGrant(state: string, record: FastGrantRecord): Promise<void> {
-  const lookup = sha256Hex(fastGrantLookup(record.file, record.envArg, record.key));
-  const path = fastGrantPath(state, lookup);
+/** Write a fast-path record unless an identical one is there: a full-path run must not pay for a write every time. */
+async function writeRecordIfChanged(path: string, record: unknown): Promise<void> {
   const text = `${JSON.stringify(record)}\n`;
   if ((await readFileIfExists(path).catch(() => undefined)) === text) return;
   await writeFileAtomic(path, text);
+}
+
+export async function writeFastGrant(state: string, record: FastGrantRecord): Promise<void> {
+  await writeRecordIfChanged(fastGrantPath(state, sha256Hex(fastGrantLookup(record.file, record.envArg, record.key))), record);
 }
 
 /**
@@ -301,7 +289,7 @@ export function readFastProcess(state: string, profile: string): FastProcessReco
 }
 
 export async function writeFastProcess(state: string, record: FastProcessRecord): Promise<void> {
-  await writeFileAtomic(fastProcessPath(state, record.profile), `${JSON.stringify(record)}\n`);
+  await writeRecordIfChanged(fastProcessPath(state, record.profile), record);
 }
 
 export async function dropFastProcess(state: string, profile: string): Promise<void> {
