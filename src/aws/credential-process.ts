@@ -326,16 +326,17 @@ async function unlockedRef(ctx: RobotContext, target: ProcessTarget): Promise<Aw
 /**
  * Leave the fast path's record (store/state.ts FastProcessRecord) after serving from the keychain: the user config
  * is read again and must still put this session in the keychain, so the record never vouches for a text that was
- * not the one used. Best effort: a failure only means no fast path.
+ * not the one used. True when the record is in place (rewritten only when it changed). Best effort: false only
+ * means no fast path.
  */
-async function vouchForFastPath(ctx: RobotContext, targetText: string, target: ProfileTarget): Promise<void> {
+async function vouchForFastPath(ctx: RobotContext, targetText: string, target: ProfileTarget): Promise<boolean> {
   const { paths, clock } = ctx.runtime;
   try {
-    if (target.sso.session === undefined) return;
+    if (target.sso.session === undefined) return false;
     const now = clock.now();
     const userConfig = userConfigPath(paths);
     const uc = await readSettled(userConfig, now);
-    if (!uc || ssoSettings(await parseUserConfigText(uc.bytes.toString('utf8'), userConfig), target.sso.session).tokenStore !== 'keychain') return;
+    if (!uc || ssoSettings(await parseUserConfigText(uc.bytes.toString('utf8'), userConfig), target.sso.session).tokenStore !== 'keychain') return false;
     await writeFastProcess(paths.state, {
       version: 1,
       profile: target.profile,
@@ -346,32 +347,38 @@ async function vouchForFastPath(ctx: RobotContext, targetText: string, target: P
       userConfigSha256: sha256Hex(uc.bytes),
       userConfigStat: uc.stat,
     });
+    return true;
   } catch (e) {
     ctx.log.debug('fast path: no record written', { error: e instanceof KeyrackError ? e.code : e instanceof Error ? e.name : typeof e });
+    return false;
   }
 }
 
 export async function credentialProcess(robot: RobotContext, profile: string): Promise<ProcessResult> {
   const state = robot.runtime.paths.state;
   checkProfileName(profile);
-  // Any refusal (or a served answer that cannot vouch) leaves no record for the fast path to trust.
-  await dropFastProcess(state, profile);
-  const text = await readFileIfExists(processTargetPath(state, profile));
-  const target = text === undefined ? undefined : parseProcessTarget(text, profile);
-  if (!target || text === undefined) {
-    throw new KeyrackError({
-      code: 'credential-process.unknown-profile',
-      reason: 'misconfigured',
-      message: `profile ${profile} is not a keyrack keychain-mode profile on this machine`,
-      fix: 'a human runs keyrack unlock in the repo whose keyrack.yml references it (with token_store: keychain for its sso session)',
-    });
+  // A refusal, or an answer that cannot vouch, leaves no record for the fast path to trust.
+  try {
+    const text = await readFileIfExists(processTargetPath(state, profile));
+    const target = text === undefined ? undefined : parseProcessTarget(text, profile);
+    if (!target || text === undefined) {
+      throw new KeyrackError({
+        code: 'credential-process.unknown-profile',
+        reason: 'misconfigured',
+        message: `profile ${profile} is not a keyrack keychain-mode profile on this machine`,
+        fix: 'a human runs keyrack unlock in the repo whose keyrack.yml references it (with token_store: keychain for its sso session)',
+      });
+    }
+    const ref = await unlockedRef(robot, target);
+    // One budget for everything: the lock wait, the refresh, the portal and STS calls with their retries.
+    const ctx = withBudget(robot, networkFromEnv(robot.runtime.env));
+    const pt = profileTargetOf(target);
+    const store = await tokenStoreFor(ctx.runtime, pt.sso);
+    const v = await validateTarget(ctx, pt, ref, store, unlockCommand(ref.env), { prove: false });
+    if (store.kind !== 'keychain' || !(await vouchForFastPath(ctx, text, pt))) await dropFastProcess(state, profile);
+    return { env: ref.env, key: ref.key, profile, credentials: v.credentials, ...(v.identity ? { identity: v.identity } : {}), cached: v.cached, store: store.kind };
+  } catch (e) {
+    await dropFastProcess(state, profile).catch(() => undefined);
+    throw e;
   }
-  const ref = await unlockedRef(robot, target);
-  // One budget for everything: the lock wait, the refresh, the portal and STS calls with their retries.
-  const ctx = withBudget(robot, networkFromEnv(robot.runtime.env));
-  const pt = profileTargetOf(target);
-  const store = await tokenStoreFor(ctx.runtime, pt.sso);
-  const v = await validateTarget(ctx, pt, ref, store, unlockCommand(ref.env), { prove: false });
-  if (store.kind === 'keychain') await vouchForFastPath(ctx, text, pt);
-  return { env: ref.env, key: ref.key, profile, credentials: v.credentials, ...(v.identity ? { identity: v.identity } : {}), cached: v.cached, store: store.kind };
 }

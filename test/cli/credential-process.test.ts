@@ -3,6 +3,7 @@
 // refresh; refusals are one stderr line with the robot contract's exit code; an unusable keychain (no bus, a
 // locked keyring even with a display set) is a clear misconfigured error at once, never a hang.
 import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
@@ -69,6 +70,12 @@ describe('keyrack credential-process', { timeout: 150_000 }, () => {
     const b = served(await sb.run(args, { cwd: '/', secretsOnStdout: true }));
     assert.equal(a.AccessKeyId, b.AccessKeyId, 'the cached role credentials');
     assert.deepEqual(await sb.emu.control.calls(since), [], 'no AWS call');
+    // The full path leaves the record in place when it vouches for the same inputs again: no rewrite per call.
+    const record = join(sb.home, '.local', 'state', 'keyrack', 'fast', 'process-acme.prep.json');
+    const before = await stat(record, { bigint: true });
+    served(await sb.run(args, { env: FAST_OFF, secretsOnStdout: true }));
+    // (mtime, not the inode: a deleted file's inode number may be given straight to the next one)
+    assert.equal((await stat(record, { bigint: true })).mtimeNs, before.mtimeNs, 'the same record, not written again');
   });
 
   it('a warm call is answered by the fast path: the full path\'s JSON and audit event (marked fast), no AWS call', async () => {
