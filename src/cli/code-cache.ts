@@ -13,10 +13,11 @@
 //     V8 checks its own version, flags and the source length again and rejects a mismatch;
 //   - a file that is not a regular file of this user, or that others may write, is ignored (and replaced);
 //   - written at exit when there was none, V8 rejected it, or the run compiled functions it lacked (so it grows to
-//     the paths actually taken: cold validation, cache hit, refusals): temp file + rename, 0600 in a 0700
-//     directory; files of other builds are removed then;
+//     the paths actually taken: cold validation, cache hit, refusals) until a run adds nothing, after which it is
+//     checked once a day (a `.settled` mark); temp file + rename, 0600 in a 0700 directory; files of other builds
+//     are removed then;
 //   - any failure (read-only home, full disk) just means no cache. KEYRACK_CODE_CACHE=0 turns it off.
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import Module from 'node:module';
 import { basename, dirname, join, sep } from 'node:path';
 import { Script } from 'node:vm';
@@ -34,14 +35,24 @@ interface ModuleInternals {
   wrap(content: string): string;
 }
 
-/** A bundle compiled in this process, and the size of the cache V8 accepted for it (none: compiled afresh). */
+/**
+ * A bundle compiled in this process: its cache file, and what V8 accepted from it (nothing: compiled afresh;
+ * `settled`: the file stopped growing, so nothing is checked at exit).
+ */
 interface Compiled {
   script: Script;
   file: string;
-  used?: number;
+  accepted?: { bytes: number; settled: boolean };
 }
 /** Smaller growth is noise (V8 does not produce byte-identical caches), not a path the cache lacked. */
 const GROWTH_BYTES = 1024;
+/**
+ * Next to a cache file that a run found complete: for a day, runs skip the check (making the cache to compare costs
+ * 2–3 ms a run); then one run checks again, so a path first taken later still joins the cache within a day.
+ */
+const settledMark = (file: string) => `${file}.settled`;
+const SETTLED_FOR_MS = 24 * 3600_000;
+const isSettled = (file: string) => (statSync(settledMark(file), { throwIfNoEntry: false })?.mtimeMs ?? 0) > Date.now() - SETTLED_FOR_MS;
 
 export interface CodeCacheOptions {
   /** Where the cache files go. */
@@ -59,17 +70,23 @@ export function codeCacheOptions(env: EnvVars, build: string | undefined, launch
 }
 
 /**
- * Write a bundle's cache when there was none, V8 rejected it, or this run compiled functions it did not hold (a
- * cache comes out of a run with that run's functions; one made after a cache hit holds the old ones too, so the
- * file grows to the union of the paths taken). Files of other builds go. Best effort.
+ * Write each bundle's cache when there was none or V8 rejected it, or when this run compiled functions it did not
+ * hold: a cache comes out of a run with that run's functions (one made after a cache hit holds the old ones too),
+ * so the file grows to the union of the paths taken, until a run adds nothing; then it is marked settled and
+ * checked again a day later. Files of other builds go when anything is written. Best effort.
  */
 function save(opts: CodeCacheOptions, compiled: ReadonlyArray<Compiled>): void {
   try {
     let wrote = false;
-    for (const { script, file, used } of compiled) {
+    for (const { script, file, accepted } of compiled) {
+      if (accepted?.settled) continue;
       const data = script.createCachedData();
-      if (used !== undefined && data.length <= used + GROWTH_BYTES) continue;
+      if (accepted && data.length <= accepted.bytes + GROWTH_BYTES) {
+        writeFileAtomicSync(settledMark(file), '', { durable: false });
+        continue;
+      }
       writeFileAtomicSync(file, data, { durable: false });
+      rmSync(settledMark(file), { force: true });
       wrote = true;
     }
     if (wrote) for (const name of readdirSync(opts.dir)) if (!name.startsWith(`${opts.key}-`)) rmSync(join(opts.dir, name), { force: true });
@@ -98,7 +115,7 @@ export function installCodeCache(opts: CodeCacheOptions): void {
     const file = join(opts.dir, `${opts.key}-${basename(filename)}.bin`);
     const cached = readCache(file);
     const script = new Script(M.wrap(content), { filename, ...(cached ? { cachedData: cached } : {}) });
-    compiled.push({ script, file, ...(cached && !script.cachedDataRejected ? { used: cached.length } : {}) });
+    compiled.push({ script, file, ...(cached && !script.cachedDataRejected ? { accepted: { bytes: cached.length, settled: isSettled(file) } } : {}) });
     const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: CompilingModule, filename: string, dirname: string) => unknown;
     return wrapper.call(this.exports, this.exports, Module.createRequire(filename), this, filename, dirname(filename));
   };

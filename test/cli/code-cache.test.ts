@@ -3,7 +3,7 @@
 // that is damaged, not private, or from another build is never a reason to fail: it is replaced. Whether V8
 // accepted a file is read from the file itself (left alone, or rewritten), never from timing.
 import assert from 'node:assert/strict';
-import { chmod, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createSandbox, type Sandbox } from '../helpers/keyrack.js';
@@ -84,8 +84,33 @@ describe('code cache of the command bundles', () => {
     await grant(sb); // validates with AWS: functions the hit never ran
     const grown = await stat(file);
     assert.ok(grown.size > small.size + 1024, `grew from ${small.size} to ${grown.size} bytes`);
+    await assert.rejects(stat(`${file}.settled`), { code: 'ENOENT' }, 'still growing: checked at every exit');
     await grant(sb);
     assert.equal((await stat(file)).ino, grown.ino, 'the same path again adds nothing: not rewritten');
+    await stat(`${file}.settled`); // and from now on it is not checked
+    await writeFile(file, Buffer.alloc(4096, 7), { mode: 0o600 });
+    await grant(sb);
+    assert.ok((await stat(file)).size > 10_000, 'a damaged cache is made again');
+    await assert.rejects(stat(`${file}.settled`), { code: 'ENOENT' }, 'a new cache grows again');
+  });
+
+  it('a settled cache is not checked again for a day; then a path first taken meanwhile joins it', async () => {
+    const validated = await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep']); // leaves a validation to hit
+    assert.equal(validated.code, 0, validated.stderr);
+    await rm(join(sb.home, '.cache'), { recursive: true, force: true });
+    const hit = () => sb.run(['grant', 'AWS_PROFILE', '--env', 'prep'], { env: { KEYRACK_FAST_PATH: '0' } });
+    assert.equal((await hit()).code, 0);
+    assert.equal((await hit()).code, 0); // the same path again: settled
+    const file = await grantFile(sb);
+    const settled = await stat(file);
+    await stat(`${file}.settled`);
+    await grant(sb); // validates: new functions, but a settled cache is not checked
+    assert.equal((await stat(file)).mtimeMs, settled.mtimeMs, 'not checked within the day');
+    const dayAgo = new Date(Date.now() - 25 * 3600_000);
+    await utimes(`${file}.settled`, dayAgo, dayAgo);
+    await grant(sb);
+    assert.ok((await stat(file)).size > settled.size + 1024, 'checked again after a day: the validation joined the cache');
+    await assert.rejects(stat(`${file}.settled`), { code: 'ENOENT' });
   });
 
   it('replaces a damaged cache and still answers the same', async () => {
@@ -100,7 +125,6 @@ describe('code cache of the command bundles', () => {
   it('ignores a cache file others may write, and replaces it with a private one', async () => {
     await grant(sb);
     const file = await grantFile(sb);
-    const good = await readFile(file);
     await chmod(file, 0o666);
     const before = await stat(file);
     await grant(sb);
@@ -108,7 +132,6 @@ describe('code cache of the command bundles', () => {
     assert.notEqual(after.ino, before.ino, 'not used: replaced');
     assert.equal(after.mode & 0o777, 0o600);
     assert.ok((await readFile(file)).length > 10_000);
-    assert.ok(good.length > 0);
   });
 
   it('removes files of other builds when it writes', async () => {
