@@ -22,7 +22,9 @@ import { deleteRoleCredentials } from './role-cache.js';
 import { resolveTargetOrRecorded } from './credential-process.js';
 import { tokenLockPath } from './session-token.js';
 import type { ProfileTarget, SsoLogin } from './target.js';
-import { readPrivateFile, readTokenFile } from './token-cache.js';
+import { parseTokenJson } from './token-cache.js';
+import { isCacheKey } from './cache-keys.js';
+import { readFileIfExists } from '../store/files.js';
 import { fileTokenStore, tokenStoreFor } from './token-store.js';
 
 export interface LockResult {
@@ -100,7 +102,8 @@ export interface RevokeRequest {
 export interface RevokeResult {
   watcher: { stoppedPids: number[]; service: 'stopped' | 'not-installed' | 'failed'; detail?: string };
   locked: string[];
-  sessions: { sso: string; logout: 'ok' | 'failed' | 'no-token'; ended: 'confirmed' | 'unconfirmed' | 'no-token' }[];
+  /** `unreadable`: a token others could read, or a damaged one: deleted without a logout (AWS was not told). */
+  sessions: { sso: string; logout: 'ok' | 'failed' | 'no-token' | 'unreadable'; ended: 'confirmed' | 'unconfirmed' | 'no-token' }[];
   deleted: { tokens: number; roleCredentials: number; signals: number };
   verified: { env: string; key: string; exitCode: number; reason: string }[];
   consoleSteps: string[];
@@ -129,28 +132,36 @@ async function exists(p: string): Promise<boolean> {
   return stat(p).then(() => true, () => false);
 }
 
-/** Every SSO token file in ~/.aws/sso/cache (registration files have no accessToken and are left alone). */
+/**
+ * Every SSO token file in ~/.aws/sso/cache (registration files have no accessToken and are left alone). Read
+ * without the permission check a robot's read makes: a token others can read is the first one a kill switch must
+ * find.
+ */
 async function cachedTokens(runtime: Runtime): Promise<SsoLogin[]> {
   const out: SsoLogin[] = [];
   const names = await readdir(runtime.paths.ssoCache).catch(() => [] as string[]);
-  for (const n of names.filter((x) => /^[0-9a-f]{40}\.json$/.test(x))) {
-    const read = await readTokenFile(runtime.paths, n.slice(0, -5)).catch(() => undefined);
-    if (!read) continue;
-    const t = read.token;
-    out.push({ label: t.startUrl ?? n.slice(0, 8), startUrl: t.startUrl ?? '', region: t.region ?? 'us-east-1', tokenKey: n.slice(0, -5) });
+  for (const n of names) {
+    const tokenKey = n.slice(0, -5);
+    if (!n.endsWith('.json') || !isCacheKey(tokenKey)) continue;
+    const text = await readFileIfExists(join(runtime.paths.ssoCache, n)).catch(() => undefined);
+    const t = text === undefined ? undefined : parseTokenJson(text);
+    if (t === undefined || t === 'no accessToken') continue; // gone, or a client registration
+    const known = typeof t === 'string' ? undefined : t; // damaged: still a file to delete
+    out.push({ label: known?.startUrl ?? tokenKey.slice(0, 8), startUrl: known?.startUrl ?? '', region: known?.region ?? 'us-east-1', tokenKey });
   }
   return out;
 }
 
-/** Role credentials the AWS CLI cache holds for SSO profiles (ProviderType sso). */
+/** Role credentials the AWS CLI cache holds for SSO profiles (ProviderType sso), whatever their file's mode. */
 async function cachedSsoRoleKeys(runtime: Runtime): Promise<string[]> {
   const out: string[] = [];
   const names = await readdir(runtime.paths.cliCache).catch(() => [] as string[]);
-  for (const n of names.filter((x) => /^[0-9a-f]{40}\.json$/.test(x))) {
-    const read = await readPrivateFile(join(runtime.paths.cliCache, n)).catch(() => undefined);
-    if (read?.kind !== 'ok') continue;
+  for (const n of names) {
+    const key = n.slice(0, -5);
+    if (!n.endsWith('.json') || !isCacheKey(key)) continue;
+    const text = await readFileIfExists(join(runtime.paths.cliCache, n)).catch(() => undefined);
     try {
-      if ((JSON.parse(read.text) as { ProviderType?: unknown }).ProviderType === 'sso') out.push(n.slice(0, -5));
+      if (text !== undefined && (JSON.parse(text) as { ProviderType?: unknown }).ProviderType === 'sso') out.push(key);
     } catch {
       // not ours to judge
     }
@@ -226,9 +237,16 @@ export async function revoke(ctx: RevokeContext, req: RevokeRequest): Promise<Re
     await withFileLock(
       tokenLockPath(robotCtx, s.sso),
       async () => {
-        const token = await store.readToken(s.sso).catch(() => undefined);
+        let token: Awaited<ReturnType<typeof store.readToken>>;
+        let unreadable = false;
+        try {
+          token = await store.readToken(s.sso);
+        } catch {
+          unreadable = true; // others can read it, or it is damaged: no logout with it, but it goes all the same
+        }
         if (!token) {
-          result.sessions.push({ sso: s.sso.label, logout: 'no-token', ended: 'no-token' });
+          if (await store.deleteToken(s.sso).catch(() => false)) result.deleted.tokens++;
+          result.sessions.push(unreadable ? { sso: s.sso.label, logout: 'unreadable', ended: 'unconfirmed' } : { sso: s.sso.label, logout: 'no-token', ended: 'no-token' });
           return;
         }
         const accessToken = token.accessToken;

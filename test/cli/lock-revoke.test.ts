@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -14,6 +14,7 @@ import { formatAwsTimestamp, writeTokenFile } from '../../src/aws/token-cache.js
 import { createRuntime } from '../../src/core/runtime.js';
 import { describeRequester, listLoginSignals, recordLoginRequired } from '../../src/store/signal.js';
 import { listUnlockRecords } from '../../src/store/state.js';
+import { pidAlive } from '../../src/store/pid.js';
 import { deviceLogin, START_URL } from '../helpers/emulator.js';
 import { createSandbox, KEYRACK_BIN, type Sandbox } from '../helpers/keyrack.js';
 import { fakeProgram } from '../notify/receivers.js';
@@ -21,14 +22,6 @@ import { fakeProgram } from '../notify/receivers.js';
 const sessionToken = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${tokenCacheKey({ session: 'acme' })}.json`);
 const cliCache = (sb: Sandbox) => join(sb.home, '.aws', 'cli', 'cache');
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('keyrack lock --revoke (kill switch)', () => {
   let sb: Sandbox;
@@ -66,7 +59,7 @@ describe('keyrack lock --revoke (kill switch)', () => {
     const r = await sb.run(['lock', '--revoke'], { env: env() });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     await exited;
-    assert.ok(!alive(watcher.pid ?? 0));
+    assert.ok(!pidAlive(watcher.pid ?? 0));
     const out = r.stdout;
     assert.match(out, new RegExp(`^watcher service stopped \\(still installed: keyrack watch --uninstall removes it\\); stopped watcher process\\(es\\) ${watcher.pid}$`, 'm'));
     assert.match(out, /^locked: (prep, prod|prod, prep)$/m);
@@ -84,6 +77,9 @@ describe('keyrack lock --revoke (kill switch)', () => {
     assert.deepEqual((await readdir(cliCache(sb)).catch(() => [])).filter((n) => n.endsWith('.json')), []);
     assert.deepEqual(await listUnlockRecords(join(sb.env.XDG_STATE_HOME ?? '', 'keyrack')), []);
     assert.deepEqual(await listLoginSignals(join(sb.env.XDG_STATE_HOME ?? '', 'keyrack')), []);
+    // The grant in before() left a validation and the fast path's record; the watcher, its pid entry.
+    const state = join(sb.env.XDG_STATE_HOME ?? '', 'keyrack');
+    for (const dir of ['validated', 'fast', join('watch', 'pids')]) assert.deepEqual(await readdir(join(state, dir)).catch(() => []), [], `${dir} is empty`);
   });
 
   it('is idempotent: a second run finds nothing left and says so', async () => {
@@ -117,6 +113,26 @@ describe('keyrack lock --revoke (kill switch)', () => {
     assert.equal((await sb.emu.control.calls(seq)).filter((c) => c.operation === 'Logout' && c.status === 200).length, 2);
     assert.ok(!existsSync(sessionToken(sb)) && !existsSync(join(sb.home, '.aws', 'sso', 'cache', `${tokenCacheKey({ startUrl: START_URL })}.json`)));
     assert.ok(existsSync(assumeRole), 'a non-SSO cache entry is not ours to delete');
+  });
+
+  it('--all also deletes a token and role credentials others could read, and says AWS was not told', async () => {
+    assert.equal((await sb.unlock()).code, 0);
+    assert.equal((await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep', '--credentials'], { secretsOnStdout: true })).code, 0);
+    const roleFiles = (await readdir(cliCache(sb))).filter((n) => n.endsWith('.json') && n !== `${'a'.repeat(40)}.json`); // not the assume-role entry above
+    assert.ok(roleFiles.length > 0);
+    // A robot's read refuses these (they may have leaked): exactly the ones a kill switch must not miss.
+    await chmod(sessionToken(sb), 0o644);
+    for (const n of roleFiles) await chmod(join(cliCache(sb), n), 0o644);
+    const r = await sb.run(['lock', '--revoke', '--all', '--json'], { cwd: sb.root, env: env() });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const j = JSON.parse(r.stdout) as { sessions: { sso: string; logout: string; ended: string }[]; deleted: { tokens: number; roleCredentials: number } };
+    assert.deepEqual(j.sessions, [{ sso: 'acme', logout: 'unreadable', ended: 'unconfirmed' }]);
+    assert.equal(j.deleted.tokens, 1);
+    assert.equal(j.deleted.roleCredentials, roleFiles.length);
+    assert.ok(!existsSync(sessionToken(sb)));
+    assert.deepEqual((await readdir(cliCache(sb))).filter((n) => roleFiles.includes(n)), []);
+    const text = await sb.run(['lock', '--revoke', '--all'], { cwd: sb.root, env: env() });
+    assert.equal(text.code, 0);
   });
 
   it('--all without --revoke is a usage error', async () => {

@@ -16,6 +16,7 @@ function renderRevoke(r: RevokeResult): string {
   if (r.sessions.length === 0) lines.push('no SSO session to end');
   for (const s of r.sessions) {
     if (s.logout === 'no-token') lines.push(`${s.sso}: no token on this machine (already ended here)`);
+    else if (s.logout === 'unreadable') lines.push(`${s.sso}: token unreadable (others could read it, or damaged): deleted without a logout, so AWS may still accept it; end the session in the console (below)`);
     else lines.push(`${s.sso}: SSO Logout ${s.logout === 'ok' ? 'done' : 'NOT confirmed'}; AWS ${s.ended === 'confirmed' ? 'refuses the old token now' : 'could not confirm the end (unreachable?)'}; token deleted`);
   }
   lines.push(`deleted ${r.deleted.tokens} SSO token file(s), ${r.deleted.roleCredentials} role-credential file(s), ${r.deleted.signals} robot signal(s), the validation cache`);
