@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { readAudit } from '../../src/store/audit.js';
-import { validationFileName } from '../../src/store/state.js';
+import { validationFileName, validationLeasePath } from '../../src/store/state.js';
 import { createSandbox, type RunResult, type Sandbox } from '../helpers/keyrack.js';
 
 const N = 50;
@@ -19,7 +19,7 @@ const lockPath = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack', 'l
 const failurePath = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack', 'locks', `sso-${KEY}.last-failure.json`);
 const roleDir = (sb: Sandbox) => join(sb.home, '.aws', 'cli', 'cache');
 const stateDir = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack');
-const leasePath = (sb: Sandbox) => join(stateDir(sb), 'locks', `lease-${validationFileName('prep', 'AWS_PROFILE', 'acme.prep')}`);
+const leasePath = (sb: Sandbox) => validationLeasePath(stateDir(sb), validationFileName('prep', 'AWS_PROFILE', 'acme.prep'));
 const digest = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 const lastSeq = async (sb: Sandbox) => Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));

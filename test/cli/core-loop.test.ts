@@ -30,6 +30,7 @@ describe('core loop: unlock, grant, exec, list-roles, status, lock', () => {
   });
 
   it('unlock in a terminal signs in with a device code, writes the profile and AWS-CLI caches, prints the tree', async () => {
+    const t0 = Date.now();
     const r = await sb.unlock();
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /enter the code: [A-Z]{4}-[A-Z]{4}/);
@@ -49,7 +50,8 @@ describe('core loop: unlock, grant, exec, list-roles, status, lock', () => {
     // The sign-in time is recorded (no secret) so the watcher can warn ahead of the session's end.
     const { readLoginRecord } = await import('../../src/watch/state.js');
     const login = await readLoginRecord(join(sb.env.XDG_STATE_HOME ?? '', 'keyrack'), tokenCacheKey({ session: 'acme' }));
-    assert.ok(login && Math.abs(login.loginAt - Date.now()) < 120_000);
+    assert.ok(login && t0 <= login.loginAt && login.loginAt <= Date.now(), 'signed in during this unlock');
+    assert.equal(login.source, 'recorded');
   });
 
   it('grant prints the reference by default, so AWS_PROFILE=$(keyrack grant …) works', async () => {

@@ -194,7 +194,7 @@ describe('grant fast path', () => {
       spawnSync('tmux', ['kill-session', '-t', session]);
     }
     const events = (await readAudit(stateDir(sb))).slice(before).filter((e) => e.command === 'grant');
-    assert.equal(events.length, 1, "one audit event for the grant at the terminal");
+    assert.equal(events.length, 1, 'one audit event for the grant at the terminal');
     assert.equal(events[0]?.detail?.fast, true, 'the fast path answered');
     assert.equal(events[0]?.caller.tty, true, 'stdin was the terminal');
     assert.equal((await grant(sb)).fast, true);
@@ -221,8 +221,11 @@ describe('grant fast path', () => {
       spawnSync(process.execPath, [resolve('bin/keyrack.cjs'), 'grant', 'AWS_PROFILE', '--env', 'prep', ...extra], { cwd: sb.repo, env: { ...sb.env, ...env }, encoding: 'utf8' });
     for (const extra of [['--format', 'json'], ['--credentials', '--format', 'shell']]) {
       const viaBin = await grant(sb, extra);
+      const lastGrant = async () => (await readAudit(stateDir(sb))).filter((e) => e.command === 'grant').at(-1);
       const fast = cjs(extra);
+      assert.equal((await lastGrant())?.detail?.fast, true, 'the fast path answered');
       const full = cjs(extra, FAST_OFF);
+      assert.equal((await lastGrant())?.detail?.fast, undefined, 'the full path answered');
       assert.equal(fast.status, 0, fast.stderr);
       assert.equal(full.status, 0, full.stderr);
       assert.equal(fast.stdout, viaBin.stdout);
@@ -235,8 +238,11 @@ describe('grant fast path', () => {
 
   it('a damaged record or validation entry only means the full path', async () => {
     await prime(sb);
+    assert.equal((await grant(sb)).fast, true, 'answered by the fast path before the damage');
     for (const dir of ['fast', 'validated']) {
-      for (const name of await readdir(join(stateDir(sb), dir))) await writeFile(join(stateDir(sb), dir, name), '{"version":1,');
+      const names = await readdir(join(stateDir(sb), dir));
+      assert.ok(names.length > 0, `something in ${dir} to damage`);
+      for (const name of names) await writeFile(join(stateDir(sb), dir, name), '{"version":1,');
     }
     const r = await grant(sb);
     assert.equal(r.code, 0, r.stderr);

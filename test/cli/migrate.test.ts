@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { migrate, type MigrateStep, type MigrateTo } from '../../src/aws/migrate.js';
 import { openTokenStore, tokenStoreKind } from '../../src/aws/token-store.js';
+import { registrationAccount } from '../../src/aws/token-store-keychain.js';
+import { KEYRACK_AWS_KEYCHAIN_SERVICE, keychainGet } from '../../src/store/keychain.js';
 import { loadKeyrackFile } from '../../src/core/keyrack-file.js';
 import { silentLogger } from '../../src/core/log.js';
 import { createRuntime } from '../../src/core/runtime.js';
@@ -38,6 +40,7 @@ describe('keyrack migrate', { timeout: 150_000 }, () => {
   it('--to keychain: token and registration move into the keychain, no plaintext copy is left, the profile runs credential-process', async () => {
     const { sb } = box;
     assert.equal((await ssoCacheFiles()).length, 2, 'token and client registration files before');
+    const registrationKey = (await ssoCacheFiles()).find((n) => n !== `${TOKEN_KEY}.json`)?.slice(0, -5) ?? '';
     const r = await sb.run(['migrate', '--to', 'keychain', '--sso', 'acme']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /sso acme: now in the OS keychain/);
@@ -47,6 +50,8 @@ describe('keyrack migrate', { timeout: 150_000 }, () => {
     const t = await keychainToken();
     assert.equal(t?.refreshToken, original.refreshToken);
     assert.equal(t?.accessToken, original.accessToken);
+    const registration = await keychainGet(KEYRACK_AWS_KEYCHAIN_SERVICE, registrationAccount(registrationKey));
+    assert.equal(registration && (JSON.parse(registration) as { clientId?: string }).clientId, original.clientId, 'the client registration moved too');
     assert.deepEqual(await ssoCacheFiles(), [], 'token and registration files removed');
     assert.deepEqual(await readdir(join(sb.home, '.aws', 'cli', 'cache')).catch(() => []), [], 'role credential files removed');
     assert.match(await userConfig(), /acme:\s+token_store: keychain/);

@@ -7,12 +7,11 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { createRuntime } from '../../src/core/runtime.js';
-import { describeRequester, readLoginSignal, recordLoginRequired } from '../../src/store/signal.js';
+import { describeRequester, readLoginSignal, recordLoginRequired, signalPath } from '../../src/store/signal.js';
 import { assertNoLeak, createSandbox, KEYRACK_BIN, type RunResult, type Sandbox } from '../helpers/keyrack.js';
 import { startTestKeyring, type TestKeyring } from '../helpers/keyring.js';
 import { fakeProgram, startReceiver, type Receiver } from '../notify/receivers.js';
@@ -294,7 +293,7 @@ describe('robot → human signal across processes (device_code_push on)', () => 
       const login = sb.unlock();
       await sb.emu.control.approve({ userCode: await sb.emu.control.waitForPending('device') }, 'alice');
       assert.equal((await login).code, 0);
-      await writeConfig(sb, 'notify:\n  cooldown: 2s\nsso:\n  acme:\n    device_code_push: true\n');
+      await writeConfig(sb, 'notify:\n  cooldown: 1h\nsso:\n  acme:\n    device_code_push: true\n');
       await sb.emu.control.revoke('alice');
       await signal(sb);
       const seq = await lastSeq(sb);
@@ -308,7 +307,13 @@ describe('robot → human signal across processes (device_code_push on)', () => 
       const r2 = await start(sb, ['watch', '--once']);
       assert.equal(r2.code, 0, r2.stderr);
       assert.equal(await startsSince(sb, seq), 1, 'no second flow within the cooldown');
-      await sleep(Math.max(0, (kept?.nextAttemptAfter ?? 0) - Date.now()) + 100);
+      // The cooldown passes: both clocks it is kept by (the signal's and the session's push record) move back.
+      const state = runtimeOf(sb).paths.state;
+      const past = Date.now() - 2 * 3600_000;
+      const signalFile = signalPath(state, 'prep', 'AWS_PROFILE');
+      await writeFile(signalFile, JSON.stringify({ ...JSON.parse(await readFile(signalFile, 'utf8')), nextAttemptAfter: past }), { mode: 0o600 });
+      const pushFile = join(state, 'watch', 'push', `${tokenCacheKey({ session: 'acme' })}.json`);
+      await writeFile(pushFile, JSON.stringify({ ...JSON.parse(await readFile(pushFile, 'utf8')), lastAttemptAt: past }), { mode: 0o600 });
       const third = start(sb, ['watch', '--once']);
       await sb.emu.control.approve({ userCode: await sb.emu.control.waitForPending('device') }, 'alice');
       const r3 = await third;
