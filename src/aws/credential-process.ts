@@ -31,7 +31,7 @@ import { readFileIfExists, writeFileAtomic } from '../store/files.js';
 import { dropFastProcess, readSettled, writeFastProcess } from '../store/state.js';
 import { parseUserConfigText, ssoSettings, userConfigPath } from '../store/user-config.js';
 import { findSection, parseAwsConfig, resolveProfile, resolveSsoSession, upsertSection, type AwsConfigDoc } from './config-file.js';
-import { networkFromEnv, withBudget } from './network.js';
+import { networkFromEnv, robotCallTarget, withBudget } from './network.js';
 import { checkPins } from './pins.js';
 import { DEFAULT_REGISTRATION_SCOPES, specForRef } from './profile-writer.js';
 import { usableToken, type UsableToken } from './session-token.js';
@@ -242,10 +242,9 @@ export async function validateTarget(ctx: RobotContext, target: ProfileTarget, p
   // AWS must be asked: only now is the SDK loaded.
   const [{ getRoleCredentials, probeSession }, { getCallerIdentity }] = await Promise.all([import('./portal.js'), import('./sts.js')]);
   const net = networkFromEnv(ctx.runtime.env);
-  const signal = ctx.signal ? { signal: ctx.signal } : {};
-  // `env`: lets portal.ts / sts.ts send hand-built requests (no SDK load) unless FIPS or dual-stack is switched on.
-  const portal = { region: target.sso.region, endpoints: ctx.runtime.endpoints, net, accessToken: token.accessToken, log, env: ctx.runtime.env, ...signal };
-  const sts = { region: target.sso.region, endpoints: ctx.runtime.endpoints, net, log, env: ctx.runtime.env, ...signal };
+  // Hand-built requests (no SDK load) unless the SDK is asked for.
+  const sts = { ...robotCallTarget(ctx, target.sso.region, net), log };
+  const portal = { ...sts, accessToken: token.accessToken };
   const subject = { subject: `profile ${target.profile}`, unlockCommand: cmd };
   const refused = (e: unknown) => e instanceof KeyrackError && e.reason === 'expired';
 

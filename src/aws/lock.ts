@@ -15,7 +15,7 @@ import { withFileLock } from '../store/lock.js';
 import { stopRegisteredWatchers } from '../watch/pids.js';
 import { stopService, type Platform } from '../watch/units.js';
 import { readAwsConfig, type AwsConfigDoc } from './config-file.js';
-import { networkFromEnv } from './clients.js';
+import { networkFromEnv, robotCallTarget } from './network.js';
 import { grant } from './grant.js';
 import { logout, probeSession } from './portal.js';
 import { deleteRoleCredentials } from './role-cache.js';
@@ -253,7 +253,7 @@ export async function revoke(ctx: RevokeContext, req: RevokeRequest): Promise<Re
         log.redactor.register(accessToken);
         log.redactor.register(token.refreshToken);
         const region = token.region ?? s.sso.region;
-        const target = { region, endpoints: runtime.endpoints, env: runtime.env, net, accessToken, log, ...(ctx.signal ? { signal: ctx.signal } : {}) };
+        const target = { ...robotCallTarget(robotCtx, region, net), accessToken };
         const loggedOut = await logout(target);
         if (await store.deleteToken(s.sso)) result.deleted.tokens++;
         // The old token must now be refused: that is AWS saying the session is over.

@@ -26,6 +26,14 @@ export interface AwsCallTarget {
   env?: EnvVars;
 }
 
+/**
+ * The target of a robot's call: with the environment, so the call is a hand-built request unless the SDK is asked
+ * for (KEYRACK_AWS_SDK, FIPS, dual-stack). Human paths build their targets without `env` and use the SDK.
+ */
+export function robotCallTarget(ctx: { runtime: { env: EnvVars; endpoints: Endpoints }; log?: Logger; signal?: AbortSignal }, region: string, net: NetworkPolicy): AwsCallTarget {
+  return { region, endpoints: ctx.runtime.endpoints, env: ctx.runtime.env, net, ...(ctx.log ? { log: ctx.log } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) };
+}
+
 /** An AbortSignal that fires after the overall budget, chained to an outer signal (Ctrl-C, the operation's budget). */
 export function deadline(net: NetworkPolicy, outer?: AbortSignal): AbortSignal {
   const t = AbortSignal.timeout(net.totalTimeoutMs);

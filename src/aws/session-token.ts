@@ -20,7 +20,7 @@ import type { RobotContext } from '../core/plugin.js';
 import { readFileIfExists, writeFileAtomic } from '../store/files.js';
 import { lockDir } from '../store/state.js';
 import { withFileLock } from '../store/lock.js';
-import { budgetLeftMs, networkFromEnv } from './network.js';
+import { budgetLeftMs, networkFromEnv, robotCallTarget } from './network.js';
 import { formatAwsTimestamp, isRefreshable, REFRESH_WINDOW_MS, tokenExpiresAt, type SsoTokenFile } from './token-cache.js';
 import { tokenStoreFor, type TokenStore } from './token-store.js';
 import type { SsoLogin } from './target.js';
@@ -222,7 +222,7 @@ export async function usableToken(ctx: RobotContext, sso: SsoLogin, unlockComman
         // Loaded only when a refresh is due (and kept, for the watcher's refresh every hour).
         const { refreshAccessToken } = await (oidcModule ??= import('./oidc-token.js'));
         grant = await refreshAccessToken(
-          { region: sso.region, endpoints: ctx.runtime.endpoints, env: ctx.runtime.env, net, log, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+          robotCallTarget(ctx, sso.region, net),
           { clientId: t.clientId, clientSecret: t.clientSecret },
           t.refreshToken,
           { subject: sso.label, unlockCommand },

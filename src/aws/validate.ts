@@ -3,7 +3,7 @@
 import type { AwsProfileRef } from '../core/keyrack-file.js';
 import { KeyrackError } from '../core/errors.js';
 import type { Identity, RobotContext, RoleCredentials } from '../core/plugin.js';
-import { networkFromEnv } from './network.js';
+import { networkFromEnv, robotCallTarget } from './network.js';
 import { getRoleCredentials, probeSession } from './portal.js';
 import { deleteRoleCredentials, readRoleCredentials, writeRoleCredentials } from './role-cache.js';
 import { checkPins } from './pins.js';
@@ -23,7 +23,7 @@ async function freshCredentials(ctx: RobotContext, target: ProfileTarget, unlock
   const t = await usableToken(ctx, target.sso, unlockCommand);
   ctx.log.redactor.register(t.accessToken);
   const creds = await getRoleCredentials(
-    { region: target.sso.region, endpoints: ctx.runtime.endpoints, env: ctx.runtime.env, net: networkFromEnv(ctx.runtime.env), accessToken: t.accessToken, log: ctx.log, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+    { ...robotCallTarget(ctx, target.sso.region, networkFromEnv(ctx.runtime.env)), accessToken: t.accessToken },
     target.accountId,
     target.roleName,
     { subject: `profile ${target.profile}`, unlockCommand },
@@ -45,7 +45,7 @@ async function freshCredentials(ctx: RobotContext, target: ProfileTarget, unlock
 export async function validateRef(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, unlockCommand: string): Promise<Validation> {
   const { paths, clock } = ctx.runtime;
   const net = networkFromEnv(ctx.runtime.env);
-  const sts = { region: target.sso.region, endpoints: ctx.runtime.endpoints, env: ctx.runtime.env, net, log: ctx.log, ...(ctx.signal ? { signal: ctx.signal } : {}) };
+  const sts = robotCallTarget(ctx, target.sso.region, net);
   const subject = { subject: `profile ${target.profile}`, unlockCommand };
 
   const cached = await readRoleCredentials(paths, target.roleKey, clock.now());
@@ -56,7 +56,7 @@ export async function validateRef(ctx: RobotContext, ref: AwsProfileRef, target:
     const token = await usableToken(ctx, target.sso, unlockCommand);
     ctx.log.redactor.register(token.accessToken);
     if (!token.refreshed) {
-      await probeSession({ region: target.sso.region, endpoints: ctx.runtime.endpoints, env: ctx.runtime.env, net, accessToken: token.accessToken, log: ctx.log, ...(ctx.signal ? { signal: ctx.signal } : {}) }, subject);
+      await probeSession({ ...sts, accessToken: token.accessToken }, subject);
     }
     creds = cached.credentials;
     tokenExpiresAt = token.expiresAt;
