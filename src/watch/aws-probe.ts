@@ -15,10 +15,10 @@
 //    SESSION_PROOF_MAX_AGE_MS. A robot's grant always proves the session; the watcher notices a revoked one within
 //    that age at the latest (a natural end: at once, since access tokens never outlive their session).
 import { statSync } from 'node:fs';
+import { statFingerprint } from '../store/state.js';
 import { KeyrackError } from '../core/errors.js';
-import type { AwsProfileRef } from '../core/keyrack-file.js';
 import type { Identity, RobotContext, RoleCredentials } from '../core/plugin.js';
-import { networkFromEnv, type NetworkPolicy } from '../aws/network.js';
+import { networkFromEnv, robotCallTarget } from '../aws/network.js';
 import { getRoleCredentials, probeSession, type PortalTarget } from '../aws/portal.js';
 import { DEFAULT_ROLE_MARGIN_MS, roleFilePath } from '../aws/role-cache.js';
 import { REFRESH_WINDOW_MS, usableToken, type UsableToken } from '../aws/session-token.js';
@@ -29,27 +29,16 @@ import type { ProfileTarget } from '../aws/target.js';
 
 export const SESSION_PROOF_MAX_AGE_MS = 3_600_000;
 
-/** What identifies a file's current content for this purpose (a rewrite or a chmod changes it). */
+/** What identifies a file's current content (a rewrite or a chmod changes its ctime); undefined: no file. */
 function fileStamp(path: string): string | undefined {
-  try {
-    const st = statSync(path, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mode}:${st.mtimeNs}:${st.ctimeNs}`;
-  } catch {
-    return undefined;
-  }
+  const stamp = statFingerprint(statSync(path, { bigint: true, throwIfNoEntry: false }));
+  return stamp === 'absent' ? undefined : stamp;
 }
 
-/** What the cache files said, kept across probes while the files are unchanged; destroy() when the watcher stops. */
-export class ProbeClients {
+/** What the cache files said, kept across probes (and passes) while the files are unchanged. */
+export class ProbeMemo {
   readonly tokens = new Map<string, { stamp: string; accessToken: string; expiresAt: number }>();
   readonly roles = new Map<string, { stamp: string; credentials: RoleCredentials }>();
-
-  constructor(readonly net: NetworkPolicy) {}
-
-  destroy(): void {
-    this.tokens.clear();
-    this.roles.clear();
-  }
 }
 
 export interface ProbeResult {
@@ -62,25 +51,24 @@ export interface ProbeResult {
 }
 
 /** `storeKind`: where the session's secrets live, as the pass's user config names it (see tokenStoreKind). */
-export async function probeWithAws(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, unlockCmd: string, clients: ProbeClients, lastProvenAt: number | undefined, storeKind: TokenStoreKind): Promise<ProbeResult> {
-  const { paths, clock, endpoints, env } = ctx.runtime;
+export async function probeWithAws(ctx: RobotContext, target: ProfileTarget, unlockCmd: string, memo: ProbeMemo, lastProvenAt: number | undefined, storeKind: TokenStoreKind): Promise<ProbeResult> {
+  const { paths, clock } = ctx.runtime;
   const store = await openTokenStore(ctx.runtime, storeKind);
   const files = store.kind === 'aws-cli';
-  const net = networkFromEnv(env);
   const region = target.sso.region;
   const classify = { subject: `profile ${target.profile}`, unlockCommand: unlockCmd };
   const log = ctx.log;
-  const base = { region, endpoints, net, log, env, ...(ctx.signal ? { signal: ctx.signal } : {}) };
+  const base = robotCallTarget(ctx, region, networkFromEnv(ctx.runtime.env));
 
   const tokenPath = tokenFilePath(paths, target.sso.tokenKey);
-  const memo = files ? clients.tokens.get(target.sso.tokenKey) : undefined;
+  const known = files ? memo.tokens.get(target.sso.tokenKey) : undefined;
   let token: UsableToken;
-  if (memo && memo.stamp === fileStamp(tokenPath) && memo.expiresAt - clock.now() >= REFRESH_WINDOW_MS) {
-    token = { accessToken: memo.accessToken, expiresAt: memo.expiresAt, refreshed: false };
+  if (known && known.stamp === fileStamp(tokenPath) && known.expiresAt - clock.now() >= REFRESH_WINDOW_MS) {
+    token = { accessToken: known.accessToken, expiresAt: known.expiresAt, refreshed: false };
   } else {
     token = await usableToken(ctx, target.sso, unlockCmd, { store });
     const st = files ? fileStamp(tokenPath) : undefined;
-    if (st) clients.tokens.set(target.sso.tokenKey, { stamp: st, accessToken: token.accessToken, expiresAt: token.expiresAt });
+    if (st) memo.tokens.set(target.sso.tokenKey, { stamp: st, accessToken: token.accessToken, expiresAt: token.expiresAt });
   }
   log.redactor.register(token.accessToken);
   const portal: PortalTarget = { ...base, accessToken: token.accessToken };
@@ -88,8 +76,8 @@ export async function probeWithAws(ctx: RobotContext, ref: AwsProfileRef, target
   const rolePath = roleFilePath(paths, target.roleKey);
   const remember = (c: RoleCredentials) => {
     const st = files ? fileStamp(rolePath) : undefined;
-    if (st) clients.roles.set(target.roleKey, { stamp: st, credentials: c });
-    else clients.roles.delete(target.roleKey);
+    if (st) memo.roles.set(target.roleKey, { stamp: st, credentials: c });
+    else memo.roles.delete(target.roleKey);
   };
 
   const fetchCreds = async (): Promise<RoleCredentials> => {
@@ -102,9 +90,9 @@ export async function probeWithAws(ctx: RobotContext, ref: AwsProfileRef, target
     return creds;
   };
 
-  const known = clients.roles.get(target.roleKey);
-  const fresh = files && known !== undefined && known.stamp === fileStamp(rolePath) && known.credentials.expiresAt - clock.now() > DEFAULT_ROLE_MARGIN_MS;
-  const cached = fresh && known ? { credentials: known.credentials } : await store.readRoleCredentials(target.roleKey, clock.now());
+  const knownRole = memo.roles.get(target.roleKey);
+  const fresh = files && knownRole !== undefined && knownRole.stamp === fileStamp(rolePath) && knownRole.credentials.expiresAt - clock.now() > DEFAULT_ROLE_MARGIN_MS;
+  const cached = fresh && knownRole ? { credentials: knownRole.credentials } : await store.readRoleCredentials(target.roleKey, clock.now());
   if (cached && !fresh) remember(cached.credentials);
   let creds = cached?.credentials ?? (await fetchCreds());
   log.redactor.register(creds.secretAccessKey);
@@ -123,7 +111,7 @@ export async function probeWithAws(ctx: RobotContext, ref: AwsProfileRef, target
     if (!(e instanceof KeyrackError && e.reason === 'expired')) throw e;
     // STS refused the credentials: drop them (the AWS CLI would use them too) and decide with fresh ones.
     await store.deleteRoleCredentials(target.roleKey);
-    clients.roles.delete(target.roleKey);
+    memo.roles.delete(target.roleKey);
     if (!cached) throw e;
     creds = await fetchCreds();
     try {

@@ -27,10 +27,10 @@ import type { Runtime } from '../core/runtime.js';
 import { makeEvent, type NotifyEvent } from '../notify/events.js';
 import { dedupeKey, type Notifier } from '../notify/dispatch.js';
 import { clearLoginSignal, listLoginSignals, type LoginSignal } from '../store/signal.js';
-import { listUnlockRecords, type UnlockRecord } from '../store/state.js';
+import { listUnlockRecords, statFingerprint, type UnlockRecord } from '../store/state.js';
 import { ssoSettings, type UserConfig } from '../store/user-config.js';
 import { networkFromEnv, withBudget } from '../aws/network.js';
-import { ProbeClients, probeWithAws } from './aws-probe.js';
+import { ProbeMemo, probeWithAws } from './aws-probe.js';
 import { readAwsConfig, type AwsConfigDoc } from '../aws/config-file.js';
 import { inspectToken } from '../aws/session-token.js';
 import { openTokenStore } from '../aws/token-store.js';
@@ -51,7 +51,7 @@ export interface WatchDeps {
   /** Probe every session now instead of only those whose interval has passed. */
   force?: boolean;
   /** What the cache files said, kept between passes (a long-running watcher); a pass without it starts afresh. */
-  clients?: ProbeClients;
+  memo?: ProbeMemo;
   /** Kept between passes: files re-read only when they changed. */
   cache?: PassCache;
 }
@@ -63,14 +63,7 @@ export class PassCache {
 }
 
 /** Identity and times of a file or directory; a rename into a directory changes the directory's. */
-function stamp(path: string): string {
-  try {
-    const st = statSync(path, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  } catch {
-    return 'missing';
-  }
-}
+const stamp = (path: string): string => statFingerprint(statSync(path, { bigint: true, throwIfNoEntry: false }));
 
 async function unlockRecords(state: string, cache: PassCache | undefined): Promise<UnlockRecord[]> {
   const s = stamp(join(state, 'unlocked'));
@@ -143,16 +136,10 @@ export function backoffMs(intervalMs: number, failures: number): number {
 }
 
 export async function watchOnce(deps: WatchDeps): Promise<RunReport> {
-  if (deps.clients) return pass(deps, deps.clients);
-  const clients = new ProbeClients(networkFromEnv(deps.runtime.env));
-  try {
-    return await pass(deps, clients);
-  } finally {
-    clients.destroy();
-  }
+  return pass(deps, deps.memo ?? new ProbeMemo());
 }
 
-async function pass(deps: WatchDeps, clients: ProbeClients): Promise<RunReport> {
+async function pass(deps: WatchDeps, memo: ProbeMemo): Promise<RunReport> {
   const { runtime, config } = deps;
   const { paths, clock } = runtime;
   const state = paths.state;
@@ -235,7 +222,7 @@ async function pass(deps: WatchDeps, clients: ProbeClients): Promise<RunReport> 
       const since = prev.lastProbeAt ?? 0;
       const unlockedSince = w.refs.some((r) => r.record.unlockedAt > since);
       const due = deps.force === true || prev.nextProbeAt === undefined || t >= prev.nextProbeAt - slack || unlockedSince || (newestSignal > since && prev.status !== 'failing');
-      sw = due ? await probeSession(deps, clients, w, envs, prev, notify) : prev;
+      sw = due ? await probeSession(deps, memo, w, envs, prev, notify) : prev;
       probed = due;
       if (sw !== disk) await writeSessionWatch(state, sw);
     } catch (e) {
@@ -328,7 +315,7 @@ async function pass(deps: WatchDeps, clients: ProbeClients): Promise<RunReport> 
 
 type Notify = (event: NotifyEvent, subject: string, key: string, cooldownMs?: number) => Promise<boolean>;
 
-async function probeSession(deps: WatchDeps, clients: ProbeClients, w: Watched, envs: string[], prev: SessionWatch, notify: Notify): Promise<SessionWatch> {
+async function probeSession(deps: WatchDeps, memo: ProbeMemo, w: Watched, envs: string[], prev: SessionWatch, notify: Notify): Promise<SessionWatch> {
   const { runtime, config, log } = deps;
   const clock = runtime.clock;
   const first = [...w.refs].sort((a, b) => a.ref.env.localeCompare(b.ref.env) || a.ref.key.localeCompare(b.ref.key))[0];
@@ -339,7 +326,7 @@ async function probeSession(deps: WatchDeps, clients: ProbeClients, w: Watched, 
   const storeKind = w.sso.session === undefined ? 'aws-cli' : ssoSettings(config, w.sso.session).tokenStore;
   let next: SessionWatch = { ...prev, sso: w.sso.label, ...(w.sso.session ? { ssoName: w.sso.session } : {}) };
   try {
-    const v = await probeWithAws(ctx, first.ref, first.target, cmd, clients, prev.lastProvenAt, storeKind);
+    const v = await probeWithAws(ctx, first.target, cmd, memo, prev.lastProvenAt, storeKind);
     const t = clock.now();
     if (v.sessionProven) next.lastProvenAt = t;
     // Seen dead before and alive now, with no login recorded since: someone signed in (keyrack unlock records

@@ -1,6 +1,7 @@
 // Running the watcher: one pass (`--once`, what the installed service does) or in the foreground until stopped.
 // Each pass re-reads config.yml, so a changed interval or channel applies without a restart. The foreground
-// watcher looks every PASS_EVERY_MS (cheap when nothing is due: local files only) and keeps its AWS clients.
+// watcher looks every PASS_EVERY_MS (cheap when nothing is due: local files only) and keeps what it learnt from
+// the cache files between passes (ProbeMemo).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import { toKeyrackError } from '../core/errors.js';
@@ -9,8 +10,7 @@ import type { Runtime } from '../core/runtime.js';
 import { createNotifier, type ChannelResult } from '../notify/dispatch.js';
 import type { NotifyEvent } from '../notify/events.js';
 import { loadUserConfig } from '../store/user-config.js';
-import { networkFromEnv } from '../aws/network.js';
-import { ProbeClients } from './aws-probe.js';
+import { ProbeMemo } from './aws-probe.js';
 import { registerWatcher } from './pids.js';
 import { PassCache, watchOnce, type PushOutcome, type RunReport } from './probe.js';
 
@@ -32,7 +32,7 @@ export interface RunOptions {
 
 export async function runWatcher(runtime: Runtime, log: Logger, opts: RunOptions): Promise<void> {
   const unregister = await registerWatcher(runtime.paths.state, { pid: process.pid, host: hostname(), startedAt: runtime.clock.now(), mode: opts.once ? 'once' : 'foreground' });
-  const clients = new ProbeClients(networkFromEnv(runtime.env));
+  const memo = new ProbeMemo();
   const cache = new PassCache();
   const pushes = new Set<Promise<void>>();
   try {
@@ -40,7 +40,7 @@ export async function runWatcher(runtime: Runtime, log: Logger, opts: RunOptions
       try {
         const config = await loadUserConfig(runtime.paths);
         const notifier = createNotifier({ runtime, config, log, onEvent: opts.onEvent });
-        const report = await watchOnce({ runtime, log, config, notifier, clients, cache, force: opts.once && !opts.dueOnly && first, ...(opts.signal ? { signal: opts.signal } : {}) });
+        const report = await watchOnce({ runtime, log, config, notifier, memo, cache, force: opts.once && !opts.dueOnly && first, ...(opts.signal ? { signal: opts.signal } : {}) });
         opts.onReport(report);
         for (const p of report.pushes) {
           const tracked: Promise<void> = p
@@ -61,7 +61,6 @@ export async function runWatcher(runtime: Runtime, log: Logger, opts: RunOptions
     }
     await Promise.allSettled([...pushes]);
   } finally {
-    clients.destroy();
     await unregister().catch(() => undefined);
   }
 }

@@ -11,11 +11,10 @@ import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { grant } from '../../src/aws/grant.js';
-import { networkFromEnv } from '../../src/aws/clients.js';
 import { tokenFilePath } from '../../src/aws/token-cache.js';
 import { KeyrackError } from '../../src/core/errors.js';
 import { describeRequester, recordLoginRequired } from '../../src/store/signal.js';
-import { ProbeClients } from '../../src/watch/aws-probe.js';
+import { ProbeMemo } from '../../src/watch/aws-probe.js';
 import { PassCache, watchOnce } from '../../src/watch/probe.js';
 import { recordSessionLogin } from '../../src/watch/session-end.js';
 import { createHarness, TOKEN_KEY, type Harness } from './harness.js';
@@ -65,46 +64,41 @@ describe('soak: 90 simulated days of one human login keeping robots working', ()
     const setupSeq = Math.max(0, ...(await h.emu.control.calls()).map((c) => c.seq));
 
     const robot = await h.robot();
-    const clients = new ProbeClients(networkFromEnv(h.runtime.env));
-    const deps = { runtime: h.runtime, log: h.log, config: h.config, notifier: h.notifier, clients, cache: new PassCache() };
+    const deps = { runtime: h.runtime, log: h.log, config: h.config, notifier: h.notifier, memo: new ProbeMemo(), cache: new PassCache() };
     const tokenPath = tokenFilePath(h.runtime.paths, TOKEN_KEY);
     const outageAt = (t: number) => OUTAGES.findIndex(([s, len]) => t >= loginAt + s && t < loginAt + s + len);
     let inOutage = -1;
     const started = performance.now();
-    try {
-      const lastTick = Math.ceil((SESSION + DAY) / TICK);
-      for (let i = 1; i <= lastTick; i++) {
-        await h.advance(TICK / 1000);
-        ticks = i;
-        const now = h.runtime.clock.now();
-        const o = outageAt(now);
-        if (o !== inOutage) {
-          if (o >= 0) await h.emu.control.fault({ operation: '*', count: 1_000_000, status: 503, errorType: 'ServiceUnavailableException', message: 'simulated outage' });
-          else await h.emu.control.clearFaults();
-          if (o < 0 && inOutage >= 0) afterOutage.push('pending');
-          inOutage = o;
-        }
-        const report = await watchOnce(deps);
-        const s = report.sessions[0];
-        if (inOutage >= 0) outageTicks.push({ at: now, tokenFile: await stat(tokenPath).then(() => true, () => false) });
-        if (afterOutage.at(-1) === 'pending' && s?.probed) afterOutage[afterOutage.length - 1] = s.status;
-        if (i % 6 === 0) {
-          const at = h.runtime.clock.now();
-          try {
-            await grant(robot, { env: 'prep', key: 'AWS_PROFILE' });
-            grants.push({ at, ok: true });
-          } catch (e) {
-            if (!(e instanceof KeyrackError)) throw e;
-            grants.push({ at, ok: false, reason: e.reason });
-            if (e.reason === 'locked' || e.reason === 'expired') {
-              // What the grant command does on such a refusal (the lead wires this call into it).
-              await recordLoginRequired(h.runtime, { env: 'prep', key: 'AWS_PROFILE', profile: 'acme.prep', reason: e.reason, code: e.code, requester: describeRequester({ pid: process.pid, cwd: h.repo, argv: ['keyrack', 'grant', 'AWS_PROFILE', '--env', 'prep'] }) });
-            }
+    const lastTick = Math.ceil((SESSION + DAY) / TICK);
+    for (let i = 1; i <= lastTick; i++) {
+      await h.advance(TICK / 1000);
+      ticks = i;
+      const now = h.runtime.clock.now();
+      const o = outageAt(now);
+      if (o !== inOutage) {
+        if (o >= 0) await h.emu.control.fault({ operation: '*', count: 1_000_000, status: 503, errorType: 'ServiceUnavailableException', message: 'simulated outage' });
+        else await h.emu.control.clearFaults();
+        if (o < 0 && inOutage >= 0) afterOutage.push('pending');
+        inOutage = o;
+      }
+      const report = await watchOnce(deps);
+      const s = report.sessions[0];
+      if (inOutage >= 0) outageTicks.push({ at: now, tokenFile: await stat(tokenPath).then(() => true, () => false) });
+      if (afterOutage.at(-1) === 'pending' && s?.probed) afterOutage[afterOutage.length - 1] = s.status;
+      if (i % 6 === 0) {
+        const at = h.runtime.clock.now();
+        try {
+          await grant(robot, { env: 'prep', key: 'AWS_PROFILE' });
+          grants.push({ at, ok: true });
+        } catch (e) {
+          if (!(e instanceof KeyrackError)) throw e;
+          grants.push({ at, ok: false, reason: e.reason });
+          if (e.reason === 'locked' || e.reason === 'expired') {
+            // What the grant command does on such a refusal (the lead wires this call into it).
+            await recordLoginRequired(h.runtime, { env: 'prep', key: 'AWS_PROFILE', profile: 'acme.prep', reason: e.reason, code: e.code, requester: describeRequester({ pid: process.pid, cwd: h.repo, argv: ['keyrack', 'grant', 'AWS_PROFILE', '--env', 'prep'] }) });
           }
         }
       }
-    } finally {
-      clients.destroy();
     }
     const calls = await h.emu.control.calls(setupSeq);
     loginCallsDuringSoak = calls.filter((c) => LOGIN_OPS.has(c.operation)).length;
