@@ -22,12 +22,12 @@
 //
 // It can never log in: nothing here imports src/aws/login. The AWS SDK is loaded only when AWS must be asked.
 import { installedLauncher, type Launcher } from '../core/launcher.js';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { requireUnlocked, unlockCommand } from '../core/access.js';
 import { KeyrackError, isKeyrackError } from '../core/errors.js';
 import type { AwsProfileRef } from '../core/keyrack-file.js';
 import type { Identity, RobotContext, RoleCredentials } from '../core/plugin.js';
-import { readFileIfExists, writeFileAtomic } from '../store/files.js';
+import { readFileIfExists, removeFileIfExists, writeFileAtomic } from '../store/files.js';
 import { dropFastProcess, readSettled, writeFastProcess } from '../store/state.js';
 import { parseUserConfigText, ssoSettings, userConfigPath } from '../store/user-config.js';
 import { findSection, parseAwsConfig, resolveProfile, resolveSsoSession, upsertSection, type AwsConfigDoc } from './config-file.js';
@@ -59,10 +59,7 @@ export async function writeProcessTarget(state: string, target: ProcessTarget): 
 
 export async function removeProcessTarget(state: string, profile: string): Promise<boolean> {
   checkProfileName(profile);
-  const p = processTargetPath(state, profile);
-  const existed = (await readFileIfExists(p).catch(() => undefined)) !== undefined;
-  await rm(p, { force: true });
-  return existed;
+  return removeFileIfExists(processTargetPath(state, profile));
 }
 
 export async function listProcessTargets(state: string): Promise<ProcessTarget[]> {

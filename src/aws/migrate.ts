@@ -36,6 +36,7 @@ import {
   profileTargetOf,
   readProcessTarget,
   removeProcessTarget,
+  resolveTargetOrRecorded,
   toProcessProfile,
   toSsoProfile,
   writeProcessTarget,
@@ -43,7 +44,7 @@ import {
   type ProcessTargetRef,
 } from './credential-process.js';
 import { tokenLockPath } from './session-token.js';
-import { resolveTarget, type ProfileTarget, type SsoLogin } from './target.js';
+import type { ProfileTarget, SsoLogin } from './target.js';
 import { tokenExpiresAt, type SsoTokenFile } from './token-cache.js';
 import { openTokenStore, type TokenStore } from './token-store.js';
 
@@ -215,19 +216,11 @@ function ssoOf(doc: AwsConfigDoc, file: KeyrackFile | undefined, name: string, r
 /** The target of a profile, whether it is still an SSO profile or already keyrack's credential_process one. */
 async function targetOf(runtime: Runtime, doc: AwsConfigDoc, profile: string): Promise<ProfileTarget | undefined> {
   const ref: AwsProfileRef = { kind: 'profile', env: '', key: '', profile, location: { file: doc.displayPath, line: 1, col: 1 } };
-  try {
-    return resolveTarget(doc, ref);
-  } catch (e) {
-    if (!isKeyrackError(e)) throw e;
-  }
-  try {
-    const p = resolveProfile(doc, profile);
-    if (p.kind !== 'credential-process' || !isKeyrackProcessLine(p.command, profile)) return undefined;
-  } catch {
-    return undefined;
-  }
-  const recorded = await readProcessTarget(runtime.paths.state, profile);
-  return recorded ? profileTargetOf(recorded) : undefined;
+  // No keyrack.yml: a credential_process profile's target comes from the record the last unlock wrote.
+  return resolveTargetOrRecorded({ runtime, file: { path: doc.displayPath, sso: {}, envs: {} } }, doc, ref).catch((e: unknown) => {
+    if (isKeyrackError(e)) return undefined;
+    throw e;
+  });
 }
 
 async function managedProfiles(ctx: MigrateContext, doc: AwsConfigDoc): Promise<Map<string, Managed>> {

@@ -64,10 +64,10 @@ export function keychainTokenStore(opts: StoreOptions = {}): TokenStore {
       await keychainSet(SERVICE, registrationAccount(key), serialiseRegistration(reg), k);
     },
     deleteRegistration: (key) => keychainDelete(SERVICE, registrationAccount(key), k),
-    async readRoleCredentials(key, now, o = {}) {
+    async readRoleCredentials(key, now) {
       const text = await keychainGet(SERVICE, roleAccount(key), k);
       const r = text === undefined ? undefined : parseRoleJson(text);
-      if (!r || r.credentials.expiresAt - now <= (o.marginMs ?? DEFAULT_ROLE_MARGIN_MS)) return undefined;
+      if (!r || r.credentials.expiresAt - now <= DEFAULT_ROLE_MARGIN_MS) return undefined;
       return r;
     },
     async writeRoleCredentials(key, c, identity) {

@@ -13,7 +13,7 @@ import type { Identity, RoleCredentials } from '../core/plugin.js';
 import type { Paths, Runtime } from '../core/runtime.js';
 import { loadUserConfig, ssoSettings, type TokenStore as TokenStoreKind } from '../store/user-config.js';
 import { deleteRegistration, readRegistration, writeRegistration, type ClientRegistration } from './registration-cache.js';
-import { DEFAULT_ROLE_MARGIN_MS, deleteRoleCredentials, readRoleCredentials, writeRoleCredentials, type CachedRole } from './role-cache.js';
+import { deleteRoleCredentials, readRoleCredentials, writeRoleCredentials, type CachedRole } from './role-cache.js';
 import type { SsoLogin } from './target.js';
 import { deleteTokenFile, readTokenFile, tokenFilePath, writeTokenFile, type SsoTokenFile } from './token-cache.js';
 
@@ -34,8 +34,8 @@ export interface TokenStore {
   readRegistration(key: string): Promise<ClientRegistration | undefined>;
   writeRegistration(key: string, reg: ClientRegistration): Promise<void>;
   deleteRegistration(key: string): Promise<boolean>;
-  /** Role credentials with more than `marginMs` (default 5 min) left, or undefined. */
-  readRoleCredentials(key: string, now: number, opts?: { marginMs?: number }): Promise<CachedRole | undefined>;
+  /** Role credentials with more than 5 minutes (role-cache.ts DEFAULT_ROLE_MARGIN_MS) left, or undefined. */
+  readRoleCredentials(key: string, now: number): Promise<CachedRole | undefined>;
   writeRoleCredentials(key: string, credentials: RoleCredentials, identity?: Identity): Promise<void>;
   deleteRoleCredentials(key: string): Promise<boolean>;
 }
@@ -60,8 +60,8 @@ export function fileTokenStore(paths: Pick<Paths, 'ssoCache' | 'cliCache'>): Tok
       await writeRegistration(paths, key, reg);
     },
     deleteRegistration: (key) => deleteRegistration(paths, key),
-    readRoleCredentials: async (key, now, opts = {}) => {
-      const r = await readRoleCredentials(paths, key, now, { marginMs: opts.marginMs ?? DEFAULT_ROLE_MARGIN_MS });
+    readRoleCredentials: async (key, now) => {
+      const r = await readRoleCredentials(paths, key, now);
       return r ? { credentials: r.credentials } : undefined;
     },
     writeRoleCredentials: async (key, creds) => {

@@ -18,16 +18,19 @@ export async function audit(runtime: Runtime, o: Outcome): Promise<void> {
   }
 }
 
-/** Audit a failure and, for a locked/expired robot refusal, raise the login-required signal. */
-export async function recordRefusal(ctx: RobotContext | undefined, runtime: Runtime, command: string, target: { env?: string; key?: string }, e: unknown): Promise<void> {
+/**
+ * Audit a failure and, for a locked/expired robot refusal, raise the login-required signal. The profile is
+ * `target.profile` when the caller knows it, else looked up in keyrack.yml.
+ */
+export async function recordRefusal(ctx: RobotContext | undefined, runtime: Runtime, command: string, target: { env?: string; key?: string; profile?: string }, e: unknown): Promise<void> {
   const err = e instanceof KeyrackError ? e : toKeyrackError(e);
   let env = target.env;
-  let profile: string | undefined;
+  let profile = target.profile;
   if (ctx && target.key) {
     try {
       const ref = selectRefs(ctx.file, { ...(target.env ? { env: target.env } : {}), key: target.key })[0];
       env = ref?.env ?? env;
-      profile = ref?.kind === 'profile' ? ref.profile : undefined;
+      profile ??= ref?.kind === 'profile' ? ref.profile : undefined;
     } catch {
       // unknown env/key: nothing to signal
     }

@@ -7,9 +7,8 @@ import { credentialProcess, readProcessTarget, renderProcessOutput } from '../..
 import { toKeyrackError, type KeyrackError } from '../../core/errors.js';
 import { createLogger } from '../../core/log.js';
 import type { RobotContext } from '../../core/plugin.js';
-import { describeRequester, recordLoginRequired } from '../../store/signal.js';
 import { processRuntime } from '../context.js';
-import { audit } from '../record.js';
+import { audit, recordRefusal } from '../record.js';
 import { reportAndExit } from '../report.js';
 
 /** One line: the AWS CLI prints it after "Error when retrieving credentials from custom-process:". */
@@ -30,10 +29,6 @@ export default defineCommand({
 });
 
 async function serve(profile: string): Promise<void> {
-  // A locked keyring with a display shows an unlock dialog and waits for it forever: a robot never waits for a
-  // person. Without these the keychain fails at once, with a clear error (exit 6).
-  delete process.env.DISPLAY;
-  delete process.env.WAYLAND_DISPLAY;
   const runtime = processRuntime();
   const log = createLogger({ enabled: runtime.env.KEYRACK_DEBUG === '1' });
   // Runs from any directory: no keyrack.yml is read, the profile's recorded target says everything.
@@ -44,25 +39,9 @@ async function serve(profile: string): Promise<void> {
     process.stdout.write(renderProcessOutput(r.credentials));
   } catch (e) {
     const err = toKeyrackError(e);
+    // No keyrack.yml here: the profile's recorded target names the key the refusal is about.
     const ref = (await readProcessTarget(runtime.paths.state, profile).catch(() => undefined))?.refs[0];
-    await audit(runtime, {
-      command: 'credential-process',
-      result: err.reason === 'internal' ? 'error' : 'refused',
-      reason: err.reason,
-      code: err.code,
-      ...(ref ? { env: ref.env, key: ref.key } : {}),
-      profile,
-    });
-    if (ref && (err.reason === 'locked' || err.reason === 'expired')) {
-      await recordLoginRequired(runtime, {
-        env: ref.env,
-        key: ref.key,
-        profile,
-        reason: err.reason,
-        code: err.code,
-        requester: describeRequester({ pid: process.pid, ppid: process.ppid, cwd: runtime.cwd, argv: ['keyrack', ...process.argv.slice(2)] }),
-      }).catch(() => undefined);
-    }
+    await recordRefusal(undefined, runtime, 'credential-process', { ...(ref ? { env: ref.env, key: ref.key } : {}), profile }, err);
     process.stderr.write(`${oneLine(err)}\n`);
     process.exit(err.exitCode);
   }
