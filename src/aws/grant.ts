@@ -30,7 +30,7 @@ import { tokenExpiresAt, tokenFilePath } from './token-cache.js';
 import { checkPins } from './pins.js';
 import { resolveTargetOrRecorded } from './credential-process.js';
 import { proveRef, validationEntry } from './prove.js';
-import { tokenStoreFor } from './token-store.js';
+import { tokenStoreFor, type TokenStore } from './token-store.js';
 import { sha256Hex } from '../core/hash.js';
 
 export const DEFAULT_VALIDATION_TTL_MS = 30_000;
@@ -63,11 +63,6 @@ async function ttlSource(runtime: Pick<Runtime, 'env' | 'paths'>): Promise<TtlSo
   return { ms: (await loadUserConfig(runtime.paths)).grant.validationTtlMs ?? DEFAULT_VALIDATION_TTL_MS, env };
 }
 
-/** KEYRACK_VALIDATION_TTL, else the user config's grant.validation_ttl, else 30 s. */
-export async function validationTtlMs(runtime: Pick<Runtime, 'env' | 'paths'>): Promise<number> {
-  return (await ttlSource(runtime)).ms;
-}
-
 export function profileRef(ctx: RobotContext, req: { env?: string; key: string }): AwsProfileRef {
   const [ref] = selectRefs(ctx.file, req);
   if (!ref) throw new KeyrackError({ code: 'keyrack-file.unknown-key', reason: 'invalid-input', message: `no key ${req.key}`, fix: 'check keyrack.yml' });
@@ -88,7 +83,7 @@ function matchesTarget(v: Pick<ValidationEntry, 'tokenKey' | 'identity'>, target
   return v.tokenKey === target.sso.tokenKey && v.identity.account === target.accountId && (v.identity.role ?? target.roleName) === target.roleName;
 }
 
-async function fromValidationCache(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, ttl: number, credentials: boolean): Promise<{ grant: Grant; entry: ValidationEntry } | undefined> {
+async function fromValidationCache(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, store: TokenStore, ttl: number, credentials: boolean): Promise<{ grant: Grant; entry: ValidationEntry } | undefined> {
   const { paths, clock } = ctx.runtime;
   const log = ctx.log;
   const hit = await readValidation(paths.state, ref.env, ref.key, ref.profile);
@@ -104,7 +99,7 @@ async function fromValidationCache(ctx: RobotContext, ref: AwsProfileRef, target
   if (!matchesTarget(hit, target)) return miss('~/.aws/config changed');
   checkPins(ref, target, hit.identity);
   // `aws sso logout` deletes the token file; an expired token is never papered over by the cache.
-  const token = await readTokenSteady(ctx, target.sso);
+  const token = await readTokenSteady(ctx, target.sso, store);
   if (!token) return miss('no SSO token');
   if (tokenExpiresAt(token) <= now) return miss('SSO token expired');
   const base = { env: ref.env, key: ref.key, profile: ref.profile, identity: hit.identity, expiresAt: hit.credentialsExpireAt, cached: true };
@@ -141,7 +136,8 @@ async function vouchForFastPath(ctx: RobotContext, req: GrantRequest, ref: AwsPr
     const [again] = selectRefs(await parseKeyrackText(yml.bytes.toString('utf8'), file, parseCacheFor(paths.state)), { ...(req.env ? { env: req.env } : {}), key: req.key });
     if (again?.kind !== 'profile' || !sameRef(again, ref)) return;
     const aws = await readSettled(paths.awsConfig, now);
-    if (!aws || sha256Hex(aws.bytes) !== sha256Hex(doc.text)) return;
+    const awsConfigSha256 = aws && sha256Hex(aws.bytes);
+    if (!aws || awsConfigSha256 !== sha256Hex(doc.text)) return;
     const userConfig = userConfigPath(paths);
     const uc = await readSettled(userConfig, now);
     const ucText = uc?.bytes.toString('utf8');
@@ -160,7 +156,7 @@ async function vouchForFastPath(ctx: RobotContext, req: GrantRequest, ref: AwsPr
       env: ref.env,
       profile: ref.profile,
       awsConfig: paths.awsConfig,
-      awsConfigSha256: sha256Hex(aws.bytes),
+      awsConfigSha256,
       awsConfigStat: aws.stat,
       tokenKey: target.sso.tokenKey,
       roleKey: target.roleKey,
@@ -192,18 +188,19 @@ export async function grant(robot: RobotContext, req: GrantRequest): Promise<Gra
     const store = await tokenStoreFor(ctx.runtime, target.sso);
     const ttl = await ttlSource(ctx.runtime);
     // The validation cache and the fast path trust the AWS CLI's files; a keychain session is proven every time.
-    if (ttl.ms > 0 && store.kind === 'aws-cli') {
-      const hit = await fromValidationCache(ctx, ref, target, ttl.ms, req.credentials === true);
+    const cacheable = ttl.ms > 0 && store.kind === 'aws-cli';
+    if (cacheable) {
+      const hit = await fromValidationCache(ctx, ref, target, store, ttl.ms, req.credentials === true);
       if (hit) {
         await vouchForFastPath(ctx, req, ref, target, doc, ttl, hit.entry);
         return hit.grant;
       }
     } else {
-      ctx.log.debug('validation cache: disabled (TTL 0)');
+      ctx.log.debug(`validation cache: not used (${store.kind === 'aws-cli' ? 'TTL 0' : 'a keychain session is proven every time'})`);
     }
     // The AWS calls are loaded only now: a validation-cache hit never pays for them.
     const v = await proveRef(ctx, ref, target, store, cmd);
-    if (ttl.ms > 0 && store.kind === 'aws-cli') {
+    if (cacheable) {
       const entry = validationEntry(ref, target, v, clock.now());
       await writeValidation(paths.state, entry);
       await vouchForFastPath(ctx, req, ref, target, doc, ttl, entry);

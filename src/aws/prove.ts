@@ -16,7 +16,7 @@ let processModule: Promise<typeof import('./credential-process.js')> | undefined
 export async function proveRef(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, store: TokenStore, cmd: string): Promise<Validation> {
   if (store.kind === 'aws-cli') {
     const { validateRef } = await (validateModule ??= import('./validate.js'));
-    return validateRef(ctx, ref, target, cmd);
+    return validateRef(ctx, ref, target, cmd, store);
   }
   const { validateTarget } = await (processModule ??= import('./credential-process.js'));
   const v = await validateTarget(ctx, target, ref, store, cmd, { prove: true });

@@ -10,8 +10,8 @@ import { checkPins } from './pins.js';
 import { usableToken } from './session-token.js';
 import { getCallerIdentity } from './sts.js';
 import type { ProfileTarget } from './target.js';
+import type { TokenStore } from './token-store.js';
 
-export { checkPins };
 
 export interface Validation {
   identity: Identity;
@@ -19,8 +19,8 @@ export interface Validation {
   tokenExpiresAt: number;
 }
 
-async function freshCredentials(ctx: RobotContext, target: ProfileTarget, unlockCommand: string): Promise<{ creds: RoleCredentials; tokenExpiresAt: number }> {
-  const t = await usableToken(ctx, target.sso, unlockCommand);
+async function freshCredentials(ctx: RobotContext, target: ProfileTarget, unlockCommand: string, store: TokenStore | undefined): Promise<{ creds: RoleCredentials; tokenExpiresAt: number }> {
+  const t = await usableToken(ctx, target.sso, unlockCommand, store ? { store } : {});
   ctx.log.redactor.register(t.accessToken);
   const creds = await getRoleCredentials(
     { ...robotCallTarget(ctx, target.sso.region, networkFromEnv(ctx.runtime.env)), accessToken: t.accessToken },
@@ -42,7 +42,7 @@ async function freshCredentials(ctx: RobotContext, target: ProfileTarget, unlock
  * A cached credential that STS refuses is dropped and fetched once more before deciding, so a stale cache never
  * hides a live session (nor a dead one). A fresh credential STS refuses is dropped too, and means `expired`.
  */
-export async function validateRef(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, unlockCommand: string): Promise<Validation> {
+export async function validateRef(ctx: RobotContext, ref: AwsProfileRef, target: ProfileTarget, unlockCommand: string, store?: TokenStore): Promise<Validation> {
   const { paths, clock } = ctx.runtime;
   const net = networkFromEnv(ctx.runtime.env);
   const sts = robotCallTarget(ctx, target.sso.region, net);
@@ -53,7 +53,7 @@ export async function validateRef(ctx: RobotContext, ref: AwsProfileRef, target:
   let tokenExpiresAt: number;
   let fromCache = false;
   if (cached) {
-    const token = await usableToken(ctx, target.sso, unlockCommand);
+    const token = await usableToken(ctx, target.sso, unlockCommand, store ? { store } : {});
     ctx.log.redactor.register(token.accessToken);
     if (!token.refreshed) {
       await probeSession({ ...sts, accessToken: token.accessToken }, subject);
@@ -64,7 +64,7 @@ export async function validateRef(ctx: RobotContext, ref: AwsProfileRef, target:
     ctx.log.debug('role credentials: from the AWS CLI cache', { profile: target.profile, left: `${Math.round((creds.expiresAt - clock.now()) / 60_000)}min` });
   } else {
     ctx.log.debug('role credentials: none cached with > 5 min left; fetching', { profile: target.profile });
-    ({ creds, tokenExpiresAt } = await freshCredentials(ctx, target, unlockCommand));
+    ({ creds, tokenExpiresAt } = await freshCredentials(ctx, target, unlockCommand, store));
   }
   ctx.log.redactor.register(creds.secretAccessKey);
   ctx.log.redactor.register(creds.sessionToken);
@@ -78,7 +78,7 @@ export async function validateRef(ctx: RobotContext, ref: AwsProfileRef, target:
     await deleteRoleCredentials(paths, target.roleKey);
     if (!fromCache) throw e;
     ctx.log.debug('cached role credentials refused by STS; dropped, fetching new ones once', { profile: target.profile });
-    ({ creds, tokenExpiresAt } = await freshCredentials(ctx, target, unlockCommand));
+    ({ creds, tokenExpiresAt } = await freshCredentials(ctx, target, unlockCommand, store));
     try {
       identity = await getCallerIdentity(sts, creds, subject);
     } catch (e2) {
