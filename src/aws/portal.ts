@@ -14,10 +14,8 @@ export interface PortalTarget extends AwsCallTarget {
 
 type Ctx = Omit<ClassifyContext, 'operation'>;
 
-const loadSdk = async () => {
-  const sdk = await import('./clients.js');
-  return { sdk, ssoClient: sdk.ssoClient };
-};
+/** The SDK path (KEYRACK_AWS_SDK, FIPS, dual-stack, human commands): loaded only when taken. */
+const loadSdk = () => import('./clients.js');
 
 /** REST-JSON errors: `x-amzn-ErrorType` (`Name:namespace`), else the body's `__type` / `code`, as the SDK reads them. */
 export function restJsonErrorName(status: number, headers: AwsAnswer['headers'], body: string): string {
@@ -85,8 +83,8 @@ export async function getRoleCredentials(t: PortalTarget, accountId: string, rol
       const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
       rc = { accessKeyId: str(r.accessKeyId), secretAccessKey: str(r.secretAccessKey), sessionToken: str(r.sessionToken), expiration: typeof r.expiration === 'number' ? r.expiration : undefined };
     } else {
-      const { sdk, ssoClient } = await loadSdk();
-      const client = ssoClient(t.region, t.endpoints, t.net);
+      const sdk = await loadSdk();
+      const client = sdk.ssoClient(t.region, t.endpoints, t.net);
       try {
         const out = await observed(t.log, 'GetRoleCredentials', () =>
           client.send(new sdk.GetRoleCredentialsCommand({ accessToken: t.accessToken, accountId, roleName }), { abortSignal: deadline(t.net, t.signal) }),
@@ -118,8 +116,8 @@ export async function probeSession(t: PortalTarget, c: Ctx): Promise<void> {
       parseJson(out.body);
       return;
     }
-    const { sdk, ssoClient } = await loadSdk();
-    const client = ssoClient(t.region, t.endpoints, t.net);
+    const sdk = await loadSdk();
+    const client = sdk.ssoClient(t.region, t.endpoints, t.net);
     try {
       await observed(t.log, 'ListAccounts', () =>
         client.send(new sdk.ListAccountsCommand({ accessToken: t.accessToken, maxResults: 1 }), { abortSignal: deadline(t.net, t.signal) }),
@@ -141,8 +139,8 @@ export interface AccountInfo {
 
 /** Every account and its roles, following every page of both listings. */
 export async function listAccountsWithRoles(t: PortalTarget, c: Ctx): Promise<AccountInfo[]> {
-  const { sdk, ssoClient } = await loadSdk();
-  const client = ssoClient(t.region, t.endpoints, t.net);
+  const sdk = await loadSdk();
+  const client = sdk.ssoClient(t.region, t.endpoints, t.net);
   const signal = deadline({ ...t.net, totalTimeoutMs: t.net.totalTimeoutMs * 3 }, t.signal);
   try {
     const accounts: AccountInfo[] = [];
@@ -175,10 +173,10 @@ export async function listAccountsWithRoles(t: PortalTarget, c: Ctx): Promise<Ac
 
 /** Ends the portal session server-side. Failures are reported, not thrown: local cleanup must go on. */
 export async function logout(t: PortalTarget): Promise<boolean> {
-  let client: ReturnType<Awaited<ReturnType<typeof loadSdk>>['ssoClient']> | undefined;
+  let client: ReturnType<typeof import('./clients.js').ssoClient> | undefined;
   try {
-    const { sdk, ssoClient } = await loadSdk();
-    const c = ssoClient(t.region, t.endpoints, t.net);
+    const sdk = await loadSdk();
+    const c = sdk.ssoClient(t.region, t.endpoints, t.net);
     client = c;
     await observed(t.log, 'Logout', () => c.send(new sdk.LogoutCommand({ accessToken: t.accessToken }), { abortSignal: deadline(t.net, t.signal) }));
     return true;

@@ -10,7 +10,7 @@
 //
 // The token itself is read and written through the session's TokenStore (token-store.ts): the AWS CLI's cache
 // file, or the OS keychain. The lock, the failure record and the single-flight logic are the same for both.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../core/hash.js';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -114,7 +114,7 @@ interface RefreshFailure {
   message: string;
 }
 
-const refreshTokenId = (rt: string) => createHash('sha256').update(rt).digest('hex').slice(0, 16);
+const refreshTokenId = (rt: string) => sha256Hex(rt).slice(0, 16);
 
 async function readFailure(path: string): Promise<RefreshFailure | undefined> {
   try {

@@ -9,7 +9,7 @@ import { audit, recordRefusal } from '../record.js';
 import { reportAndExit } from '../report.js';
 
 /** Every value of a repeatable string flag (citty keeps only the last one). */
-export function repeated(rawArgs: string[], flag: string): string[] {
+function repeated(rawArgs: string[], flag: string): string[] {
   const end = rawArgs.indexOf('--') === -1 ? rawArgs.length : rawArgs.indexOf('--');
   const out: string[] = [];
   for (let i = 0; i < end; i++) {
