@@ -34,6 +34,24 @@ export function robotCallTarget(ctx: { runtime: { env: EnvVars; endpoints: Endpo
   return { region, endpoints: ctx.runtime.endpoints, env: ctx.runtime.env, net, ...(ctx.log ? { log: ctx.log } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) };
 }
 
+/**
+ * An answer AWS sent but that cannot be used (garbage, truncated, a field missing): a SyntaxError, which
+ * classify.ts reports as `unavailable`. Never half-trusted.
+ */
+export const unusableAnswer = (what: string): Error => Object.assign(new Error(what), { name: 'SyntaxError' });
+
+/** A 2xx body that must be a JSON object; anything else is an unusable answer. */
+export function parseJsonObject(body: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch {
+    throw unusableAnswer('unreadable answer');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw unusableAnswer('unreadable answer');
+  return v as Record<string, unknown>;
+}
+
 /** An AbortSignal that fires after the overall budget, chained to an outer signal (Ctrl-C, the operation's budget). */
 export function deadline(net: NetworkPolicy, outer?: AbortSignal): AbortSignal {
   const t = AbortSignal.timeout(net.totalTimeoutMs);

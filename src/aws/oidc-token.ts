@@ -4,7 +4,7 @@
 // portal and STS calls: a refresh holder, or a watcher refreshing every hour, never loads or builds an SDK client.
 // With FIPS or dual-stack endpoints switched on, KEYRACK_AWS_SDK=1, or no `env` given, it goes through the SDK.
 import { classifyAwsError } from './classify.js';
-import { awsEndpoint, awsUrl, deadline, observed, sendAwsRequest, USER_AGENT, type AwsCallTarget } from './network.js';
+import { awsEndpoint, awsUrl, deadline, observed, parseJsonObject, sendAwsRequest, unusableAnswer, USER_AGENT, type AwsCallTarget } from './network.js';
 import { restJsonErrorName } from './portal.js';
 
 export type OidcTarget = AwsCallTarget;
@@ -24,20 +24,13 @@ export interface CreateTokenAnswer {
 }
 
 export function toGrant(out: CreateTokenAnswer): TokenGrant {
-  if (!out.accessToken || !out.expiresIn) throw Object.assign(new Error('incomplete token'), { name: 'SyntaxError' });
+  if (!out.accessToken || !out.expiresIn) throw unusableAnswer('incomplete token');
   return { accessToken: out.accessToken, expiresIn: out.expiresIn, ...(out.refreshToken ? { refreshToken: out.refreshToken } : {}) };
 }
 
 /** The JSON body of a 2xx CreateToken answer; anything else is "unreadable" (never half-trusted). */
 function parseTokenBody(body: string): CreateTokenAnswer {
-  let v: unknown;
-  try {
-    v = JSON.parse(body);
-  } catch {
-    v = undefined;
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw Object.assign(new Error('unreadable answer'), { name: 'SyntaxError' });
-  const j = v as Record<string, unknown>;
+  const j = parseJsonObject(body);
   return {
     accessToken: typeof j.accessToken === 'string' ? j.accessToken : undefined,
     expiresIn: typeof j.expiresIn === 'number' ? j.expiresIn : undefined,

@@ -5,7 +5,7 @@
 // with FIPS or dual-stack endpoints switched on, still go through the SDK's SSO client, loaded only then.
 import type { RoleCredentials } from '../core/plugin.js';
 import { classifyAwsError, type ClassifyContext } from './classify.js';
-import { awsEndpoint, awsUrl, deadline, observed, sendAwsRequest, USER_AGENT, type AwsAnswer, type AwsCallTarget } from './network.js';
+import { awsEndpoint, awsUrl, deadline, observed, parseJsonObject, sendAwsRequest, unusableAnswer, USER_AGENT, type AwsAnswer, type AwsCallTarget } from './network.js';
 import { KeyrackError } from '../core/errors.js';
 
 export interface PortalTarget extends AwsCallTarget {
@@ -51,19 +51,6 @@ function portalRequest(t: PortalTarget, path: string, query: Record<string, stri
   };
 }
 
-const unreadable = () => Object.assign(new Error('unreadable answer'), { name: 'SyntaxError' });
-
-function parseJson(body: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(body);
-  } catch {
-    throw unreadable();
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw unreadable();
-  return v as Record<string, unknown>;
-}
-
 interface RoleCredentialsShape {
   accessKeyId?: string | undefined;
   secretAccessKey?: string | undefined;
@@ -77,8 +64,8 @@ export async function getRoleCredentials(t: PortalTarget, accountId: string, rol
     const req = portalRequest(t, '/federation/credentials', { account_id: accountId, role_name: roleName });
     if (req) {
       const out = await observed(t.log, 'GetRoleCredentials', () => sendAwsRequest(req, t.net, deadline(t.net, t.signal)));
-      const body = parseJson(out.body).roleCredentials;
-      if (body !== undefined && (typeof body !== 'object' || body === null)) throw unreadable();
+      const body = parseJsonObject(out.body).roleCredentials;
+      if (body !== undefined && (typeof body !== 'object' || body === null)) throw unusableAnswer('unreadable answer');
       const r = (body ?? {}) as Record<string, unknown>;
       const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
       rc = { accessKeyId: str(r.accessKeyId), secretAccessKey: str(r.secretAccessKey), sessionToken: str(r.sessionToken), expiration: typeof r.expiration === 'number' ? r.expiration : undefined };
@@ -113,7 +100,7 @@ export async function probeSession(t: PortalTarget, c: Ctx): Promise<void> {
     const req = portalRequest(t, '/assignment/accounts', { max_result: '1' });
     if (req) {
       const out = await observed(t.log, 'ListAccounts', () => sendAwsRequest(req, t.net, deadline(t.net, t.signal)));
-      parseJson(out.body);
+      parseJsonObject(out.body);
       return;
     }
     const sdk = await loadSdk();

@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import type { Identity, RoleCredentials } from '../core/plugin.js';
 import { classifyAwsError, type ClassifyContext } from './classify.js';
-import { awsEndpoint, awsUrl, deadline, observed, sendAwsRequest, USER_AGENT, type AwsAnswer, type AwsCallTarget } from './network.js';
+import { awsEndpoint, awsUrl, deadline, observed, sendAwsRequest, unusableAnswer, USER_AGENT, type AwsAnswer, type AwsCallTarget } from './network.js';
 import { sha256Hex } from '../core/hash.js';
 
 export type StsTarget = AwsCallTarget;
@@ -121,7 +121,7 @@ export async function getCallerIdentity(t: StsTarget, creds: RoleCredentials, c:
     } else {
       ({ arn, userId } = await viaSdk(t, creds));
     }
-    if (!arn) throw Object.assign(new Error('no Arn'), { name: 'SyntaxError' });
+    if (!arn) throw unusableAnswer('no Arn');
     return identityFromArn(arn, userId);
   } catch (e) {
     throw classifyAwsError(e, { ...c, operation: 'GetCallerIdentity' });

@@ -4,6 +4,7 @@
 import { CreateTokenCommand, RegisterClientCommand, StartDeviceAuthorizationCommand } from '@aws-sdk/client-sso-oidc';
 import { classifyAwsError } from '../classify.js';
 import { deadline, oidcClient } from '../clients.js';
+import { unusableAnswer } from '../network.js';
 import { toGrant, type OidcTarget, type TokenGrant } from '../oidc-token.js';
 
 export interface ClientRegistration {
@@ -21,7 +22,7 @@ export async function registerClient(
   const client = oidcClient(t.region, t.endpoints, t.net);
   try {
     const out = await client.send(new RegisterClientCommand({ clientType: 'public', ...input }), { abortSignal: deadline(t.net, t.signal) });
-    if (!out.clientId || !out.clientSecret) throw Object.assign(new Error('incomplete registration'), { name: 'SyntaxError' });
+    if (!out.clientId || !out.clientSecret) throw unusableAnswer('incomplete registration');
     return { clientId: out.clientId, clientSecret: out.clientSecret, clientSecretExpiresAt: out.clientSecretExpiresAt ?? 0 };
   } catch (e) {
     throw classifyAwsError(e, { ...ctx, operation: 'RegisterClient' });
@@ -48,7 +49,7 @@ export async function startDeviceAuthorization(
   const client = oidcClient(t.region, t.endpoints, t.net);
   try {
     const out = await client.send(new StartDeviceAuthorizationCommand({ ...reg, startUrl }), { abortSignal: deadline(t.net, t.signal) });
-    if (!out.deviceCode || !out.userCode || !out.verificationUri) throw Object.assign(new Error('incomplete device authorization'), { name: 'SyntaxError' });
+    if (!out.deviceCode || !out.userCode || !out.verificationUri) throw unusableAnswer('incomplete device authorization');
     return {
       deviceCode: out.deviceCode,
       userCode: out.userCode,

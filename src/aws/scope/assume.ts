@@ -11,6 +11,7 @@ import type { Identity, RobotContext, RoleCredentials } from '../../core/plugin.
 import type { Endpoints } from '../../core/runtime.js';
 import { errorName, isTransient } from '../classify.js';
 import { deadline, stsClient, type NetworkPolicy } from '../clients.js';
+import { unusableAnswer } from '../network.js';
 import { identityFromArn } from '../sts.js';
 import type { SessionTag } from './policy.js';
 
@@ -191,7 +192,7 @@ export function classifyScopeError(e: unknown, op: Operation, input: Pick<Assume
 function toRoleCredentials(c: Credentials | undefined): RoleCredentials {
   if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
     // Treated like a garbage body: AWS did not answer usably (isTransient maps SyntaxError to unavailable).
-    throw Object.assign(new Error('incomplete credentials'), { name: 'SyntaxError' });
+    throw unusableAnswer('incomplete credentials');
   }
   return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiresAt: c.Expiration.getTime() };
 }
@@ -213,7 +214,7 @@ function unsignedStsClient(t: StsCallTarget): STSClient {
 /** The part of an AssumeRole / AssumeRoleWithWebIdentity answer both calls share. */
 function assumedSession(out: { Credentials?: Parameters<typeof toRoleCredentials>[0]; AssumedRoleUser?: { Arn?: string; AssumedRoleId?: string }; PackedPolicySize?: number; SourceIdentity?: string }): AssumedSession {
   const arn = out.AssumedRoleUser?.Arn;
-  if (!arn) throw Object.assign(new Error('no AssumedRoleUser'), { name: 'SyntaxError' });
+  if (!arn) throw unusableAnswer('no AssumedRoleUser');
   return {
     credentials: toRoleCredentials(out.Credentials),
     identity: identityFromArn(arn, out.AssumedRoleUser?.AssumedRoleId),
