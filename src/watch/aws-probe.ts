@@ -73,6 +73,9 @@ export async function probeWithAws(ctx: RobotContext, target: ProfileTarget, unl
   log.redactor.register(token.accessToken);
   const portal: PortalTarget = { ...base, accessToken: token.accessToken };
   let proven = token.refreshed;
+  // Fresh role credentials are stored only once STS accepted them, with the identity it named (as validateTarget
+  // stores them): credential-process serves the keychain's entry, and its pins and audit use that identity.
+  let fetched = false;
   const rolePath = roleFilePath(paths, target.roleKey);
   const remember = (c: RoleCredentials) => {
     const st = files ? fileStamp(rolePath) : undefined;
@@ -84,9 +87,8 @@ export async function probeWithAws(ctx: RobotContext, target: ProfileTarget, unl
     const creds = await getRoleCredentials(portal, target.accountId, target.roleName, classify);
     log.redactor.register(creds.secretAccessKey);
     log.redactor.register(creds.sessionToken);
-    await store.writeRoleCredentials(target.roleKey, creds);
-    remember(creds);
     proven = true;
+    fetched = true;
     return creds;
   };
 
@@ -120,6 +122,10 @@ export async function probeWithAws(ctx: RobotContext, target: ProfileTarget, unl
       if (e2 instanceof KeyrackError && e2.reason === 'expired') await store.deleteRoleCredentials(target.roleKey);
       throw e2;
     }
+  }
+  if (fetched) {
+    await store.writeRoleCredentials(target.roleKey, creds, identity);
+    remember(creds);
   }
   return { identity, tokenExpiresAt: token.expiresAt, credentialsExpireAt: creds.expiresAt, sessionProven: proven, refreshed: token.refreshed };
 }

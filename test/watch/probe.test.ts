@@ -1,6 +1,7 @@
 // The watcher's pass, in process against the emulator: when it probes, how it classifies failures, what it tells
 // the human and when, how it learns login times, and what it does with robots' login-required signals.
 import assert from 'node:assert/strict';
+import { roleCacheKey } from '../../src/aws/cache-keys.js';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -245,6 +246,9 @@ describe('watch pass: a session kept in the OS keychain (token_store: keychain)'
     assert.equal(ssoSettings(config, 'acme').tokenStore, 'keychain');
     const r = await watchOnce(deps(h, { config }));
     assert.equal(r.sessions[0]?.status, 'alive', JSON.stringify(r));
+    // Stored once STS accepted them, with the identity it named (credential-process's pins and audit use it).
+    const role = await store.readRoleCredentials(roleCacheKey({ accountId: '111122223333', roleName: 'Developer', session: 'acme' }), Date.now());
+    assert.match(role?.identity?.arn ?? '', /^arn:aws:sts::111122223333:assumed-role\/AWSReservedSSO_Developer_/);
     assert.deepEqual((await readdir(h.runtime.paths.cliCache).catch(() => [])).filter((n) => n.endsWith('.json')), [], 'no role credentials in ~/.aws/cli/cache');
     assert.equal(await readTokenFile(h.runtime.paths, TOKEN_KEY), undefined, 'no token file');
     const again = await watchOnce(deps(h, { config, force: true }));
