@@ -1,7 +1,7 @@
 // Closing keys to robots. Plain `lock` leaves the human's AWS session alone (the next unlock needs no browser);
 // `--logout` also ends the SSO session server-side and deletes only that session's cache files; `--revoke` is the
 // kill switch (below).
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyrackError, toKeyrackError } from '../core/errors.js';
 import type { AwsProfileRef, KeyrackFile } from '../core/keyrack-file.js';
@@ -14,6 +14,7 @@ import { clearValidations, listUnlockRecords, removeUnlockRecord, type UnlockRec
 import { withFileLock } from '../store/lock.js';
 import { stopRegisteredWatchers } from '../watch/pids.js';
 import { stopService, type Platform } from '../watch/units.js';
+import { forgetSession } from '../watch/state.js';
 import { readAwsConfig, type AwsConfigDoc } from './config-file.js';
 import { networkFromEnv, robotCallTarget } from './network.js';
 import { grant } from './grant.js';
@@ -269,9 +270,7 @@ export async function revoke(ctx: RevokeContext, req: RevokeRequest): Promise<Re
     );
   }
   if (req.all) for (const k of await cachedSsoRoleKeys(runtime)) if (await deleteRoleCredentials(paths, k)) result.deleted.roleCredentials++;
-  for (const s of sessions.values()) {
-    for (const dir of ['sessions', 'logins', 'push']) await rm(join(paths.state, 'watch', dir, `${s.sso.tokenKey}.json`), { force: true });
-  }
+  for (const s of sessions.values()) await forgetSession(paths.state, s.sso.tokenKey);
 
   // 4. Proof, the way a robot would find out.
   const seen = new Set<string>();

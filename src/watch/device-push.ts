@@ -18,7 +18,6 @@ import { unlockCommand } from '../core/access.js';
 import { KeyrackError, toKeyrackError } from '../core/errors.js';
 import type { RobotContext } from '../core/plugin.js';
 import { makeEvent } from '../notify/events.js';
-import { readFileIfExists, writeFileAtomic } from '../store/files.js';
 import { withFileLock } from '../store/lock.js';
 import { clearLoginSignal, deferLoginSignal, readLoginSignal, type LoginSignal } from '../store/signal.js';
 import { lockDir } from '../store/state.js';
@@ -33,7 +32,7 @@ import { tokenStoreFor, type TokenStore } from '../aws/token-store.js';
 import { pollDeviceToken, registerClient, startDeviceAuthorization } from '../aws/login/oidc.js';
 import type { PushOutcome, WatchDeps } from './probe.js';
 import { recordSessionLogin } from './session-end.js';
-import { readLoginRecord, readSessionWatch } from './state.js';
+import { readLoginRecord, readPushRecord, readSessionWatch, writePushRecord } from './state.js';
 
 export interface PushRequest {
   sso: SsoLogin;
@@ -41,26 +40,9 @@ export interface PushRequest {
   signals: LoginSignal[];
 }
 
-interface PushRecord {
-  version: 1;
-  lastAttemptAt: number;
-  outcome?: string;
-}
-
 const pushLock = (state: string, tokenKey: string) => join(lockDir(state), `device-push-${tokenKey}.lock`);
-const pushRecordPath = (state: string, tokenKey: string) => join(state, 'watch', 'push', `${tokenKey}.json`);
 /** Longer than any device code lives (AWS: 10 min), so a live holder is never taken over. */
 const PUSH_STALE_MS = 30 * 60_000;
-
-async function readPushRecord(state: string, tokenKey: string): Promise<PushRecord | undefined> {
-  try {
-    const text = await readFileIfExists(pushRecordPath(state, tokenKey));
-    const r = text ? (JSON.parse(text) as PushRecord) : undefined;
-    return r?.version === 1 && typeof r.lastAttemptAt === 'number' ? r : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function abortable(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return sleep(ms, undefined, signal ? { signal } : {}).catch(() => {
@@ -111,7 +93,7 @@ export async function pushDeviceCode(deps: WatchDeps, req: PushRequest): Promise
     if ((login && login.loginAt > asked) || (seen?.status === 'alive' && (seen.lastOkAt ?? 0) > asked)) {
       return { sso: sso.label, outcome: 'skipped', detail: 'the session was signed in again meanwhile' };
     }
-    await writeFileAtomic(pushRecordPath(state, sso.tokenKey), `${JSON.stringify({ version: 1, lastAttemptAt: now } satisfies PushRecord)}\n`);
+    await writePushRecord(state, sso.tokenKey, { version: 1, lastAttemptAt: now });
 
     const env = current[0]?.env ?? 'ENV';
     const names = { subject: sso.label, unlockCommand: unlockCommand(env) };
@@ -178,7 +160,7 @@ export async function pushDeviceCode(deps: WatchDeps, req: PushRequest): Promise
       detail = err.message;
       log.debug('device-code push failed', { sso: sso.label, reason: err.reason, code: err.code });
     }
-    await writeFileAtomic(pushRecordPath(state, sso.tokenKey), `${JSON.stringify({ version: 1, lastAttemptAt: now, outcome } satisfies PushRecord)}\n`);
+    await writePushRecord(state, sso.tokenKey, { version: 1, lastAttemptAt: now, outcome });
     if (outcome === 'approved') {
       await deps.notifier.send(makeEvent(clock.now(), { event: 'unlocked', title: `${sso.label} signed in again`, message: `The device-code sign-in for ${sso.label} was approved; robots can continue.`, sso: sso.label }));
     } else {

@@ -5,12 +5,13 @@
 //
 //   $XDG_STATE_HOME/keyrack/watch/sessions/<token cache key>.json   written by the watcher only
 //   $XDG_STATE_HOME/keyrack/watch/logins/<token cache key>.json     written by logins (unlock, device-code push)
+//   $XDG_STATE_HOME/keyrack/watch/push/<token cache key>.json       the last device-code push (its cooldown)
 //   $XDG_STATE_HOME/keyrack/watch/unlocks.json
 //
 // The session files take no lock: two watchers running at once may both probe (harmless: refreshes are single
 // flight under the token lock) and the last write wins, which can only repeat a notification — and the notifier's
 // own deduplication, which is locked, holds that back. Logins go to their own file, so no probe can overwrite one.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Reason } from '../core/errors.js';
 import { writeFileAtomicSync } from '../store/files.js';
@@ -56,6 +57,7 @@ export interface UnlockSnapshot {
 const watchDir = (state: string) => join(state, 'watch');
 export const sessionWatchPath = (state: string, tokenKey: string) => join(watchDir(state), 'sessions', `${tokenKey.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
 const loginPath = (state: string, tokenKey: string) => join(watchDir(state), 'logins', `${tokenKey.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+const pushPath = (state: string, tokenKey: string) => join(watchDir(state), 'push', `${tokenKey.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
 const snapshotPath = (state: string) => join(watchDir(state), 'unlocks.json');
 
 export function freshSessionWatch(tokenKey: string, sso: string, ssoName: string | undefined): SessionWatch {
@@ -113,4 +115,25 @@ export async function readLoginRecord(state: string, tokenKey: string): Promise<
 
 export async function writeLoginRecord(state: string, tokenKey: string, r: LoginRecord): Promise<void> {
   await writeStateFile(loginPath(state, tokenKey), `${JSON.stringify(r)}\n`);
+}
+
+export interface PushRecord {
+  version: 1;
+  /** epoch ms */
+  lastAttemptAt: number;
+  outcome?: string;
+}
+
+export async function readPushRecord(state: string, tokenKey: string): Promise<PushRecord | undefined> {
+  const r = await readJson<PushRecord>(pushPath(state, tokenKey));
+  return r?.version === 1 && typeof r.lastAttemptAt === 'number' ? r : undefined;
+}
+
+export async function writePushRecord(state: string, tokenKey: string, r: PushRecord): Promise<void> {
+  await writeStateFile(pushPath(state, tokenKey), `${JSON.stringify(r)}\n`);
+}
+
+/** Everything the watcher keeps about one session (the kill switch's part: a file added here is never missed). */
+export async function forgetSession(state: string, tokenKey: string): Promise<void> {
+  for (const path of [sessionWatchPath(state, tokenKey), loginPath(state, tokenKey), pushPath(state, tokenKey)]) rmSync(path, { force: true });
 }

@@ -77,9 +77,10 @@ describe('keyrack lock --revoke (kill switch)', () => {
     assert.deepEqual((await readdir(cliCache(sb)).catch(() => [])).filter((n) => n.endsWith('.json')), []);
     assert.deepEqual(await listUnlockRecords(join(sb.env.XDG_STATE_HOME ?? '', 'keyrack')), []);
     assert.deepEqual(await listLoginSignals(join(sb.env.XDG_STATE_HOME ?? '', 'keyrack')), []);
-    // The grant in before() left a validation and the fast path's record; the watcher, its pid entry.
+    // The grant in before() left a validation and the fast path's record; the watcher its pid entry and what it
+    // knows of the session; the unlocks their login records.
     const state = join(sb.env.XDG_STATE_HOME ?? '', 'keyrack');
-    for (const dir of ['validated', 'fast', join('watch', 'pids')]) assert.deepEqual(await readdir(join(state, dir)).catch(() => []), [], `${dir} is empty`);
+    for (const dir of ['validated', 'fast', join('watch', 'pids'), join('watch', 'sessions'), join('watch', 'logins'), join('watch', 'push')]) assert.deepEqual(await readdir(join(state, dir)).catch(() => []), [], `${dir} is empty`);
   });
 
   it('is idempotent: a second run finds nothing left and says so', async () => {
