@@ -208,6 +208,7 @@ export async function revoke(ctx: RevokeContext, req: RevokeRequest): Promise<Re
   } catch (e) {
     log.debug('revoke: ~/.aws/config unreadable; using the caches only', { code: toKeyrackError(e).code });
   }
+  const robotCtx: RobotContext = { runtime, log, file: ctx.file ?? { path: '(revoke)', sso: {}, envs: {} }, ...(ctx.signal ? { signal: ctx.signal } : {}) };
   const sessions = new Map<string, SessionToEnd>();
   const add = (t: ProfileTarget) => {
     const s = sessions.get(t.sso.tokenKey) ?? { sso: t.sso, roleKeys: new Set<string>() };
@@ -220,14 +221,13 @@ export async function revoke(ctx: RevokeContext, req: RevokeRequest): Promise<Re
   for (const r of refs) {
     if (!doc) break;
     try {
-      add(await resolveTargetOrRecorded({ runtime, file: ctx.file ?? { path: '(revoke)', sso: {}, envs: {} } }, doc, { kind: 'profile', env: r.env, key: r.key, profile: r.profile, location: { file: '(revoke)', line: 1, col: 1 } }));
+      add(await resolveTargetOrRecorded(robotCtx, doc, { kind: 'profile', env: r.env, key: r.key, profile: r.profile, location: { file: '(revoke)', line: 1, col: 1 } }));
     } catch {
       // no such profile: nothing cached for it
     }
   }
   if (req.all) for (const sso of await cachedTokens(runtime)) if (!sessions.has(sso.tokenKey)) sessions.set(sso.tokenKey, { sso, roleKeys: new Set() });
   const net = networkFromEnv(runtime.env);
-  const robotCtx: RobotContext = { runtime, log, file: ctx.file ?? { path: '(revoke)', sso: {}, envs: {} }, ...(ctx.signal ? { signal: ctx.signal } : {}) };
   for (const s of sessions.values()) {
     // The session's own store: the AWS CLI files, or the OS keychain (config.yml sso.<name>.token_store).
     const store = await tokenStoreFor(runtime, s.sso).catch(() => fileTokenStore(paths));

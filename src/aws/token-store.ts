@@ -11,7 +11,7 @@
 // The keychain implementation is loaded only when a session uses it: a grant on the files never loads the binding.
 import type { Identity, RoleCredentials } from '../core/plugin.js';
 import type { Paths, Runtime } from '../core/runtime.js';
-import { loadUserConfig, ssoSettings, type TokenStore as TokenStoreKind } from '../store/user-config.js';
+import { loadUserConfig, ssoSettings, type TokenStore as TokenStoreKind, type UserConfig } from '../store/user-config.js';
 import { deleteRegistration, readRegistration, writeRegistration, type ClientRegistration } from './registration-cache.js';
 import { deleteRoleCredentials, readRoleCredentials, writeRoleCredentials, type CachedRole } from './role-cache.js';
 import type { SsoLogin } from './target.js';
@@ -71,10 +71,14 @@ export function fileTokenStore(paths: Pick<Paths, 'ssoCache' | 'cliCache'>): Tok
   };
 }
 
-/** Which store a session uses: the user config's `sso.<name>.token_store`; legacy profiles always the files. */
+/** Which store a session uses, by a user config already loaded: `sso.<name>.token_store`; legacy profiles always the files. */
+export function storeKindIn(config: UserConfig, sso: Pick<SsoLogin, 'session'>): TokenStoreKind {
+  return sso.session === undefined ? 'aws-cli' : ssoSettings(config, sso.session).tokenStore;
+}
+
+/** Which store a session uses (storeKindIn, reading the user config). */
 export async function tokenStoreKind(runtime: Pick<Runtime, 'paths'>, sso: Pick<SsoLogin, 'session'>): Promise<TokenStoreKind> {
-  if (sso.session === undefined) return 'aws-cli';
-  return ssoSettings(await loadUserConfig(runtime.paths), sso.session).tokenStore;
+  return sso.session === undefined ? 'aws-cli' : storeKindIn(await loadUserConfig(runtime.paths), sso);
 }
 
 /** A store of the given kind. */

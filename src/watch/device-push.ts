@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unlockCommand } from '../core/access.js';
 import { KeyrackError, toKeyrackError } from '../core/errors.js';
-import type { RobotContext } from '../core/plugin.js';
 import { makeEvent } from '../notify/events.js';
 import { withFileLock } from '../store/lock.js';
 import { clearLoginSignal, deferLoginSignal, readLoginSignal, type LoginSignal } from '../store/signal.js';
@@ -30,7 +29,7 @@ import type { SsoLogin } from '../aws/target.js';
 import { formatAwsTimestamp, type SsoTokenFile } from '../aws/token-cache.js';
 import { tokenStoreFor, type TokenStore } from '../aws/token-store.js';
 import { pollDeviceToken, registerClient, startDeviceAuthorization } from '../aws/login/oidc.js';
-import type { PushOutcome, WatchDeps } from './probe.js';
+import { robotCtx, type PushOutcome, type WatchDeps } from './probe.js';
 import { recordSessionLogin } from './session-end.js';
 import { readLoginRecord, readPushRecord, readSessionWatch, writePushRecord } from './state.js';
 
@@ -85,7 +84,7 @@ export async function pushDeviceCode(deps: WatchDeps, req: PushRequest): Promise
     if (current.length === 0) return { sso: sso.label, outcome: 'skipped', detail: 'no signal is waiting for a push' };
     const last = await readPushRecord(state, sso.tokenKey);
     if (last && now - last.lastAttemptAt >= 0 && now - last.lastAttemptAt < cooldown) return { sso: sso.label, outcome: 'skipped', detail: 'the push cooldown has not passed' };
-    const robotCtx: RobotContext = { runtime, file: { path: '(keyrack watch)', sso: {}, envs: {} }, log, ...(deps.signal ? { signal: deps.signal } : {}) };
+    const ctx = robotCtx(deps);
     // Someone signed in (or a probe found the session alive) after the robots asked: nothing to push.
     const asked = Math.max(...current.map((s) => s.timestamp));
     const login = await readLoginRecord(state, sso.tokenKey);
@@ -148,7 +147,7 @@ export async function pushDeviceCode(deps: WatchDeps, req: PushRequest): Promise
           registrationExpiresAt: reg.expiresAt,
           ...(grant.refreshToken ? { refreshToken: grant.refreshToken } : {}),
         };
-        await withFileLock(tokenLockPath(robotCtx, sso), () => store.writeToken(sso, token), { timeoutMs: 20_000, staleMs: 30_000 });
+        await withFileLock(tokenLockPath(ctx, sso), () => store.writeToken(sso, token), { timeoutMs: 20_000, staleMs: 30_000 });
         const at = clock.now();
         await recordSessionLogin(runtime, { tokenKey: sso.tokenKey, at, source: 'device-code-push' });
         for (const s of current) await clearLoginSignal(runtime, s.env, s.key, at).catch(() => false);

@@ -33,7 +33,7 @@ import { networkFromEnv, withBudget } from '../aws/network.js';
 import { ProbeMemo, probeWithAws } from './aws-probe.js';
 import { readAwsConfig, type AwsConfigDoc } from '../aws/config-file.js';
 import { inspectToken } from '../aws/session-token.js';
-import { openTokenStore } from '../aws/token-store.js';
+import { openTokenStore, storeKindIn } from '../aws/token-store.js';
 import { resolveTargetOrRecorded } from '../aws/credential-process.js';
 import type { ProfileTarget, SsoLogin } from '../aws/target.js';
 import { dueWarning, estimateSessionEnd, withLogin, withRecordedLogin } from './session-end.js';
@@ -127,7 +127,8 @@ function refFor(record: UnlockRecord, key: string, profile: string): AwsProfileR
 }
 
 /** A context for the robot-safe AWS code: it needs the runtime, the log and a signal, not a keyrack.yml. */
-function robotCtx(deps: WatchDeps): RobotContext {
+/** The watcher's robot context: no keyrack.yml (sessions come from the unlock records). */
+export function robotCtx(deps: WatchDeps): RobotContext {
   return { runtime: deps.runtime, file: { path: '(keyrack watch)', sso: {}, envs: {} }, log: deps.log, ...(deps.signal ? { signal: deps.signal } : {}) };
 }
 
@@ -323,7 +324,7 @@ async function probeSession(deps: WatchDeps, memo: ProbeMemo, w: Watched, envs: 
   const ctx = withBudget(robotCtx(deps), networkFromEnv(runtime.env));
   const cmd = unlockCommand(first.ref.env);
   // The store this pass's user config names (legacy profiles: always the AWS CLI files).
-  const storeKind = w.sso.session === undefined ? 'aws-cli' : ssoSettings(config, w.sso.session).tokenStore;
+  const storeKind = storeKindIn(config, w.sso);
   let next: SessionWatch = { ...prev, sso: w.sso.label, ...(w.sso.session ? { ssoName: w.sso.session } : {}) };
   try {
     const v = await probeWithAws(ctx, first.target, cmd, memo, prev.lastProvenAt, storeKind);
