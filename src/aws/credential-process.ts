@@ -21,7 +21,7 @@
 //      exit, which the CLI and the SDK show to the robot.
 //
 // It can never log in: nothing here imports src/aws/login. The AWS SDK is loaded only when AWS must be asked.
-import { installedLauncher, type Launcher } from '../core/launcher.js';
+import type { Launcher } from '../core/launcher.js';
 import { readdir } from 'node:fs/promises';
 import { requireUnlocked, unlockCommand } from '../core/access.js';
 import { KeyrackError, isKeyrackError } from '../core/errors.js';
@@ -133,10 +133,6 @@ export async function resolveTargetOrRecorded(ctx: Pick<RobotContext, 'runtime' 
 // ---------------------------------------------------------------------------------------------------------------
 // The profile in ~/.aws/config
 
-/** What a credential_process line runs: node and keyrack's launcher (src/core/launcher.ts). */
-export type ProcessCommand = Launcher;
-
-export const defaultProcessCommand = installedLauncher;
 
 /** Quoted for both readers: botocore (shlex.split) and the SDKs (/bin/sh). */
 function quoteArg(s: string): string {
@@ -152,7 +148,8 @@ function quoteArg(s: string): string {
   return `'${s}'`;
 }
 
-export function credentialProcessLine(cmd: ProcessCommand, profile: string): string {
+/** `cmd`: what the line runs, node and keyrack's launcher (src/core/launcher.ts installedLauncher). */
+export function credentialProcessLine(cmd: Launcher, profile: string): string {
   checkProfileName(profile);
   return `${quoteArg(cmd.node)} ${quoteArg(cmd.bin)} credential-process --profile ${profile}`;
 }

@@ -110,7 +110,7 @@ export interface RevokeResult {
   consoleSteps: string[];
 }
 
-export const CONSOLE_STEPS = [
+const CONSOLE_STEPS = [
   'Role sessions AWS already issued stay valid until they expire (up to the permission set\'s session duration, 1 hour by default); a logout cannot end them.',
   'To end them now: AWS console → IAM Identity Center → Users → <the user> → Active sessions → select them → Revoke session.',
   'Then look for use you did not expect: CloudTrail event history (filter by the user name), or GuardDuty findings if it is enabled.',

@@ -14,6 +14,7 @@
 // "Keyrack-managed" profiles: those keyrack.yml references (when there is one), those in a live unlock record, and
 // those keyrack already turned into credential_process profiles. No other profile is touched.
 import { isMap, parseDocument } from 'yaml';
+import { installedLauncher } from '../core/launcher.js';
 import { KeyrackError, isKeyrackError } from '../core/errors.js';
 import type { AwsProfileRef, KeyrackFile } from '../core/keyrack-file.js';
 import { selectRefs } from '../core/keyrack-find.js';
@@ -29,7 +30,6 @@ import { registrationCacheKey, tokenCacheKey } from './cache-keys.js';
 import { readAwsConfig, resolveProfile, resolveSsoSession, writeAwsConfig, type AwsConfigDoc } from './config-file.js';
 import {
   credentialProcessLine,
-  defaultProcessCommand,
   isKeyrackProcessLine,
   listProcessTargets,
   mergeProcessTarget,
@@ -40,7 +40,6 @@ import {
   toProcessProfile,
   toSsoProfile,
   writeProcessTarget,
-  type ProcessCommand,
   type ProcessTargetRef,
 } from './credential-process.js';
 import { tokenLockPath } from './session-token.js';
@@ -58,8 +57,6 @@ export interface MigrateContext {
   file?: KeyrackFile;
   /** A person at a terminal (a locked keyring may then show its unlock dialog). */
   interactive?: boolean;
-  /** Where node and keyrack are, for credential_process lines (default: this installation). */
-  processCommand?: ProcessCommand;
   /** Called after each step of each session; a throw stops the migration there (used to prove resumability). */
   afterStep?: (step: MigrateStep, session: string) => void | Promise<void>;
 }
@@ -86,7 +83,7 @@ const kindOf = (to: MigrateTo): TokenStoreKind => (to === 'keychain' ? 'keychain
 // The user config switch
 
 /** Set `sso.<session>.token_store` in $XDG_CONFIG_HOME/keyrack/config.yml, keeping the rest of the file as it is. */
-export async function setTokenStoreSetting(paths: Pick<Paths, 'config'>, session: string, kind: TokenStoreKind): Promise<boolean> {
+async function setTokenStoreSetting(paths: Pick<Paths, 'config'>, session: string, kind: TokenStoreKind): Promise<boolean> {
   const path = userConfigPath(paths);
   const text = (await readFileIfExists(path)) ?? '';
   const before = parseUserConfig(text, path); // a broken file is reported (with file:line:col), never rewritten
@@ -125,7 +122,7 @@ async function readOrNothing(store: TokenStore, sso: SsoLogin, log: Logger): Pro
 }
 
 /** Step 1: copy (newest wins) and read back. Run under the session's lock. */
-export async function copySession(from: TokenStore, to: TokenStore, sso: SsoLogin, log: Logger): Promise<Pick<SessionMigration, 'token' | 'registration'>> {
+async function copySession(from: TokenStore, to: TokenStore, sso: SsoLogin, log: Logger): Promise<Pick<SessionMigration, 'token' | 'registration'>> {
   const src = await readOrNothing(from, sso, log);
   const dst = await to.readToken(sso).catch((e: unknown) => {
     if (isKeyrackError(e) && e.code === 'token-cache.corrupt') return undefined; // replaced below
@@ -162,7 +159,7 @@ export async function copySession(from: TokenStore, to: TokenStore, sso: SsoLogi
 }
 
 /** Step 4: delete the source copies, once the destination holds a token at least as new. Run under the lock. */
-export async function purgeSession(from: TokenStore, to: TokenStore, sso: SsoLogin, roleKeys: Iterable<string>, log: Logger): Promise<number> {
+async function purgeSession(from: TokenStore, to: TokenStore, sso: SsoLogin, roleKeys: Iterable<string>, log: Logger): Promise<number> {
   const src = await readOrNothing(from, sso, log);
   if (src) {
     const dst = await to.readToken(sso);
@@ -310,7 +307,7 @@ async function rewriteProfiles(ctx: MigrateContext, mine: Managed[], to: Migrate
   const doc = await readAwsConfig(paths.awsConfig, { home: paths.home });
   let text = doc.text;
   const changed: string[] = [];
-  const cmd = to === 'keychain' ? (ctx.processCommand ?? defaultProcessCommand()) : undefined;
+  const cmd = to === 'keychain' ? installedLauncher() : undefined;
   for (const m of mine) {
     let p;
     try {

@@ -36,7 +36,7 @@ function corrupt(account: string, what: string): KeyrackError {
 }
 
 /** The token in a keychain entry (the AWS CLI file's JSON); a damaged one is refused with the keychain's location. */
-export function parseToken(text: string, account: string): SsoTokenFile {
+function parseToken(text: string, account: string): SsoTokenFile {
   const token = parseTokenJson(text);
   if (typeof token === 'string') throw corrupt(account, token);
   return token;

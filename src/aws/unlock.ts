@@ -7,6 +7,7 @@
 // (credential-process.ts) whose target it records. A profile keyrack turned into one goes back to an sso_session
 // profile when its session uses the files again.
 import { unlockCommand } from '../core/access.js';
+import { installedLauncher } from '../core/launcher.js';
 import { KeyrackError } from '../core/errors.js';
 import type { AwsProfileRef } from '../core/keyrack-file.js';
 import { selectRefs } from '../core/keyrack-find.js';
@@ -15,7 +16,6 @@ import { clearValidations, readUnlockRecord, writeUnlockRecord } from '../store/
 import { readAwsConfig, resolveProfile, writeAwsConfig } from './config-file.js';
 import {
   credentialProcessLine,
-  defaultProcessCommand,
   isKeyrackProcessLine,
   mergeProcessTarget,
   readProcessTarget,
@@ -24,7 +24,6 @@ import {
   toProcessProfile,
   toSsoProfile,
   writeProcessTarget,
-  type ProcessCommand,
 } from './credential-process.js';
 import { loginSso } from './login/index.js';
 import { adoptPlaintext } from './migrate.js';
@@ -69,7 +68,7 @@ export async function ensureSession(ctx: HumanContext, sso: SsoLogin, cmd: strin
  * Profiles into the shape their session's store needs: keychain → credential_process (target recorded first);
  * files → back to sso_session, only for profiles keyrack itself turned into credential_process ones.
  */
-async function shapeProfiles(ctx: HumanContext, validated: { ref: AwsProfileRef; target: ProfileTarget; store: TokenStore }[], cmd: ProcessCommand | undefined): Promise<string[]> {
+async function shapeProfiles(ctx: HumanContext, validated: { ref: AwsProfileRef; target: ProfileTarget; store: TokenStore }[]): Promise<string[]> {
   const { paths, clock } = ctx.runtime;
   const doc = await readAwsConfig(paths.awsConfig, { home: paths.home });
   let text = doc.text;
@@ -81,7 +80,7 @@ async function shapeProfiles(ctx: HumanContext, validated: { ref: AwsProfileRef;
     if (first.store.kind === 'keychain') {
       const refs = vs.map((v) => ({ env: v.ref.env, key: v.ref.key, ...(v.ref.account ? { account: v.ref.account } : {}), ...(v.ref.role ? { role: v.ref.role } : {}) }));
       await writeProcessTarget(paths.state, mergeProcessTarget(await readProcessTarget(paths.state, profile), first.target, refs, clock.now()));
-      const next = toProcessProfile(text, first.target, credentialProcessLine(cmd ?? defaultProcessCommand(), profile), doc.displayPath);
+      const next = toProcessProfile(text, first.target, credentialProcessLine(installedLauncher(), profile), doc.displayPath);
       if (next !== text) changed.add(profile);
       text = next;
     } else {
@@ -101,7 +100,7 @@ async function shapeProfiles(ctx: HumanContext, validated: { ref: AwsProfileRef;
   return [...changed];
 }
 
-export async function unlock(ctx: HumanContext, req: UnlockRequest, opts: { processCommand?: ProcessCommand } = {}): Promise<UnlockResult> {
+export async function unlock(ctx: HumanContext, req: UnlockRequest): Promise<UnlockResult> {
   const selected = selectRefs(ctx.file, { ...(req.env ? { env: req.env } : {}), ...(req.key ? { key: req.key } : {}) });
   const refs = selected.filter((r): r is AwsProfileRef => r.kind === 'profile');
   const env = selected[0]?.env ?? req.env ?? '';
@@ -150,7 +149,7 @@ export async function unlock(ctx: HumanContext, req: UnlockRequest, opts: { proc
     validated.push({ ref, profile: ref.profile, identity: v.identity, credentialsExpireAt: v.credentials.expiresAt, tokenExpiresAt: v.tokenExpiresAt });
     proven.push({ ref, target: t, store: storeOf(t) });
   }
-  const reshaped = await shapeProfiles(ctx, proven, opts.processCommand);
+  const reshaped = await shapeProfiles(ctx, proven);
 
   // A fresh sign-in starts the administrator-set session clock: the watcher warns ahead of its end from this.
   for (const [tokenKey, l] of logins) if (l.how === 'pkce' || l.how === 'device-code') await recordSessionLogin(ctx.runtime, { tokenKey });

@@ -27,7 +27,7 @@ import { openTokenStore, type TokenStoreKind } from '../aws/token-store.js';
 import { getCallerIdentity } from '../aws/sts.js';
 import type { ProfileTarget } from '../aws/target.js';
 
-export const SESSION_PROOF_MAX_AGE_MS = 3_600_000;
+const SESSION_PROOF_MAX_AGE_MS = 3_600_000;
 
 /** What identifies a file's current content (a rewrite or a chmod changes its ctime); undefined: no file. */
 function fileStamp(path: string): string | undefined {

@@ -27,7 +27,7 @@ export async function registerWatcher(state: string, info: WatcherPid): Promise<
   return () => rm(path, { force: true });
 }
 
-export async function listWatchers(state: string): Promise<(WatcherPid & { file: string })[]> {
+async function listWatchers(state: string): Promise<(WatcherPid & { file: string })[]> {
   let names: string[];
   try {
     names = await readdir(pidDir(state));

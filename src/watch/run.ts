@@ -15,7 +15,7 @@ import { registerWatcher } from './pids.js';
 import { PassCache, watchOnce, type PushOutcome, type RunReport } from './probe.js';
 
 /** How often the foreground watcher looks at signals and due sessions. */
-export const PASS_EVERY_MS = 15_000;
+const PASS_EVERY_MS = 15_000;
 
 export interface RunOptions {
   /** One pass, then return (after any device-code push it started has ended). */

@@ -55,7 +55,7 @@ export interface UnlockSnapshot {
 }
 
 const watchDir = (state: string) => join(state, 'watch');
-export const sessionWatchPath = (state: string, tokenKey: string) => join(watchDir(state), 'sessions', `${tokenKey.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+const sessionWatchPath = (state: string, tokenKey: string) => join(watchDir(state), 'sessions', `${tokenKey.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
 const loginPath = (state: string, tokenKey: string) => join(watchDir(state), 'logins', `${tokenKey.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
 const pushPath = (state: string, tokenKey: string) => join(watchDir(state), 'push', `${tokenKey.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
 const snapshotPath = (state: string) => join(watchDir(state), 'unlocks.json');

@@ -19,10 +19,10 @@ import type { EnvVars, Runtime } from '../core/runtime.js';
 import { ensurePrivateDir } from '../store/files.js';
 import { signalDir } from '../store/signal.js';
 
-export const SYSTEMD_SERVICE = 'keyrack-watch.service';
-export const SYSTEMD_TIMER = 'keyrack-watch.timer';
-export const SYSTEMD_PATH = 'keyrack-watch.path';
-export const LAUNCHD_LABEL = 'com.keyrack.watch';
+const SYSTEMD_SERVICE = 'keyrack-watch.service';
+const SYSTEMD_TIMER = 'keyrack-watch.timer';
+const SYSTEMD_PATH = 'keyrack-watch.path';
+const LAUNCHD_LABEL = 'com.keyrack.watch';
 
 /** Variables copied into the unit when set in the installing shell. */
 const PASS_ENV = /^(PATH|LANG|AWS_CONFIG_FILE|XDG_STATE_HOME|XDG_CONFIG_HOME|AWS_ENDPOINT_URL(_[A-Z_]+)?|AWS_IGNORE_CONFIGURED_ENDPOINT_URLS|KEYRACK_[A-Z_]+)$/;
@@ -47,7 +47,7 @@ export interface UnitFile {
   text: string;
 }
 
-export function unitEnv(env: EnvVars): [string, string][] {
+function unitEnv(env: EnvVars): [string, string][] {
   return Object.entries(env)
     .filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '' && PASS_ENV.test(e[0]) && !NEVER.test(e[0]))
     .sort(([a], [b]) => a.localeCompare(b));
@@ -68,7 +68,7 @@ function seconds(ms: number): string {
   return `${Math.max(10, Math.round(ms / 1000))}s`;
 }
 
-export function systemdUnits(p: UnitParams, dir: string): UnitFile[] {
+function systemdUnits(p: UnitParams, dir: string): UnitFile[] {
   const env = unitEnv(p.env).map(([k, v]) => `Environment=${sd(`${k}=${v}`, k)}`);
   const service = [
     '[Unit]',
@@ -122,7 +122,7 @@ export function systemdUnits(p: UnitParams, dir: string): UnitFile[] {
 
 const xml = (v: string) => noNewline('plist value', v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-export function launchdPlist(p: UnitParams, dir: string): UnitFile[] {
+function launchdPlist(p: UnitParams, dir: string): UnitFile[] {
   const str = (v: string) => `<string>${xml(v)}</string>`;
   const env = unitEnv(p.env);
   const lines = [
@@ -156,7 +156,7 @@ export function launchdPlist(p: UnitParams, dir: string): UnitFile[] {
 
 export type Platform = 'linux' | 'darwin';
 
-export function unitDir(runtime: Pick<Runtime, 'paths' | 'env'>, platform: Platform): string {
+function unitDir(runtime: Pick<Runtime, 'paths' | 'env'>, platform: Platform): string {
   if (platform === 'darwin') return join(runtime.paths.home, 'Library', 'LaunchAgents');
   const xdg = runtime.env.XDG_CONFIG_HOME || join(runtime.paths.home, '.config');
   return join(xdg, 'systemd', 'user');
@@ -168,7 +168,7 @@ export function unitFiles(runtime: Pick<Runtime, 'paths' | 'env'>, platform: Pla
 }
 
 /** Runs a service-manager command with the runtime's environment; resolves its exit code and stderr's first line. */
-export function runTool(env: EnvVars, file: string, args: string[]): Promise<{ code: number; detail: string }> {
+function runTool(env: EnvVars, file: string, args: string[]): Promise<{ code: number; detail: string }> {
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
   return new Promise((resolve) => {
