@@ -35,9 +35,9 @@ import { networkFromEnv, robotCallTarget, withBudget } from './network.js';
 import { checkPins } from './pins.js';
 import { DEFAULT_REGISTRATION_SCOPES, specForRef } from './profile-writer.js';
 import { usableToken, type UsableToken } from './session-token.js';
-import { resolveTarget, type ProfileTarget, type SsoLogin } from './target.js';
+import { resolveTarget, sessionLogin, type ProfileTarget } from './target.js';
 import { tokenStoreFor, type TokenStore } from './token-store.js';
-import { roleCacheKey, tokenCacheKey } from './cache-keys.js';
+import { roleCacheKey } from './cache-keys.js';
 import { checkProfileName, parseProcessTarget, processDir, processTargetPath, type ProcessTarget, type ProcessTargetRef } from './process-target.js';
 import { sha256Hex } from '../core/hash.js';
 
@@ -74,7 +74,7 @@ export async function listProcessTargets(state: string): Promise<ProcessTarget[]
 
 /** The SSO login and cache keys of a recorded target. */
 export function profileTargetOf(t: Pick<ProcessTarget, 'profile' | 'sso' | 'accountId' | 'roleName'>): ProfileTarget {
-  const sso: SsoLogin = { label: t.sso.session, session: t.sso.session, startUrl: t.sso.startUrl, region: t.sso.region, tokenKey: tokenCacheKey({ session: t.sso.session }), ...(t.sso.scopes ? { scopes: t.sso.scopes } : {}) };
+  const sso = sessionLogin(t.sso.session, { ...t.sso, registrationScopes: t.sso.scopes });
   return { profile: t.profile, sso, accountId: t.accountId, roleName: t.roleName, roleKey: roleCacheKey({ accountId: t.accountId, roleName: t.roleName, session: t.sso.session }) };
 }
 

@@ -5,12 +5,11 @@ import { unlockCommand } from '../core/access.js';
 import { KeyrackError, isKeyrackError } from '../core/errors.js';
 import type { AwsProfileRef } from '../core/keyrack-file.js';
 import type { RobotContext } from '../core/plugin.js';
-import { tokenCacheKey } from './cache-keys.js';
 import { networkFromEnv } from './clients.js';
 import { readAwsConfig } from './config-file.js';
 import { listAccountRoles, listAccounts, type AccountSummary } from './portal-browse.js';
 import { usableToken } from './session-token.js';
-import { resolveTarget, type SsoLogin } from './target.js';
+import { resolveTarget, sessionLogin, type SsoLogin } from './target.js';
 
 export type DriftKind = 'missing-account' | 'missing-role' | 'pinned-mismatch';
 export type CheckProblemKind = DriftKind | 'unresolvable';
@@ -82,7 +81,7 @@ export async function checkDrift(ctx: RobotContext, req: { env?: string } = {}):
       const missing = e.code === 'aws-config.profile-missing';
       if (missing && declared && ref.sso && ref.account && ref.role) {
         // Not on this machine yet (sync would write it): check what keyrack.yml declares.
-        sso = { label: ref.sso, session: ref.sso, startUrl: declared.startUrl, region: declared.region, tokenKey: tokenCacheKey({ session: ref.sso }), scopes: ['sso:account:access'] };
+        sso = sessionLogin(ref.sso, { startUrl: declared.startUrl, region: declared.region, registrationScopes: ['sso:account:access'] });
         item.account = ref.account;
         item.role = ref.role;
       } else {

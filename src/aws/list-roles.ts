@@ -5,11 +5,10 @@ import { KeyrackError } from '../core/errors.js';
 import type { AwsProfileRef } from '../core/keyrack-file.js';
 import type { RobotContext } from '../core/plugin.js';
 import { readAwsConfig, resolveSsoSession } from './config-file.js';
-import { tokenCacheKey } from './cache-keys.js';
 import { networkFromEnv } from './clients.js';
 import { listAccountsWithRoles, type AccountInfo } from './portal.js';
 import { usableToken } from './session-token.js';
-import { type SsoLogin } from './target.js';
+import { sessionLogin, type SsoLogin } from './target.js';
 import { resolveTargetOrRecorded } from './credential-process.js';
 
 export interface RoleListing {
@@ -32,7 +31,7 @@ export async function listRoles(ctx: RobotContext, req: { sso?: string }): Promi
   let sso: SsoLogin | undefined;
   if (req.sso) {
     const s = resolveSsoSession(doc, req.sso);
-    sso = { label: s.session, session: s.session, startUrl: s.startUrl, region: s.region, tokenKey: tokenCacheKey({ session: s.session }) };
+    sso = sessionLogin(s.session, s);
   } else {
     const labels = [...new Set(targets.map((t) => t.target.sso.label))];
     if (labels.length > 1) {

@@ -26,7 +26,7 @@ import { withFileLock } from '../store/lock.js';
 import { listUnlockRecords } from '../store/state.js';
 import { userConfigPath, type TokenStore as TokenStoreKind } from '../store/user-config.js';
 import { parseUserConfig } from '../store/user-config-parse.js';
-import { registrationCacheKey, tokenCacheKey } from './cache-keys.js';
+import { registrationCacheKey } from './cache-keys.js';
 import { readAwsConfig, resolveProfile, resolveSsoSession, writeAwsConfig, type AwsConfigDoc } from './config-file.js';
 import {
   credentialProcessLine,
@@ -43,7 +43,7 @@ import {
   type ProcessTargetRef,
 } from './credential-process.js';
 import { tokenLockPath } from './session-token.js';
-import type { ProfileTarget, SsoLogin } from './target.js';
+import { sessionLogin, type ProfileTarget, type SsoLogin } from './target.js';
 import { tokenExpiresAt, type SsoTokenFile } from './token-cache.js';
 import { openTokenStore, type TokenStore } from './token-store.js';
 
@@ -200,13 +200,13 @@ interface Managed {
 function ssoOf(doc: AwsConfigDoc, file: KeyrackFile | undefined, name: string, recorded: SsoLogin | undefined): SsoLogin {
   try {
     const s = resolveSsoSession(doc, name);
-    return { label: name, session: name, startUrl: s.startUrl, region: s.region, tokenKey: tokenCacheKey({ session: name }), ...(s.registrationScopes ? { scopes: s.registrationScopes } : {}) };
+    return sessionLogin(name, s);
   } catch (e) {
     if (!isKeyrackError(e) || e.code !== 'aws-config.sso-session-missing') throw e;
   }
   if (recorded) return recorded;
   const y = file && Object.hasOwn(file.sso, name) ? file.sso[name] : undefined;
-  if (y) return { label: name, session: name, startUrl: y.startUrl, region: y.region, tokenKey: tokenCacheKey({ session: name }) };
+  if (y) return sessionLogin(name, { startUrl: y.startUrl, region: y.region });
   throw new KeyrackError({ code: 'migrate.unknown-sso', reason: 'invalid-input', message: `no sso-session named ${name} in ${doc.displayPath}`, fix: 'pass the name of an [sso-session NAME] section: --sso NAME' });
 }
 

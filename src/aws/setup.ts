@@ -3,9 +3,9 @@
 import type { KeyrackFile } from '../core/keyrack-file.js';
 import { KEYRACK_PATTERNS } from '../core/keyrack-file.js';
 import { listProfiles, listSsoSessions, resolveProfile, type AwsConfigDoc } from './config-file.js';
-import { roleCacheKey, tokenCacheKey } from './cache-keys.js';
+import { roleCacheKey } from './cache-keys.js';
 import type { ProfileSpec } from './profile-writer.js';
-import type { ProfileTarget, SsoLogin } from './target.js';
+import { sessionLogin, type ProfileTarget, type SsoLogin } from './target.js';
 
 export interface SessionChoice {
   name: string;
@@ -53,14 +53,7 @@ export function keyrackSsoFor(file: KeyrackFile | undefined, startUrl: string, r
 }
 
 export function ssoLoginFor(s: { name: string; startUrl: string; region: string; registrationScopes?: string[] }): SsoLogin {
-  return {
-    label: s.name,
-    session: s.name,
-    startUrl: s.startUrl,
-    region: s.region,
-    tokenKey: tokenCacheKey({ session: s.name }),
-    scopes: s.registrationScopes ?? ['sso:account:access'],
-  };
+  return sessionLogin(s.name, { ...s, registrationScopes: s.registrationScopes ?? ['sso:account:access'] });
 }
 
 /** What resolveTarget will find once `spec` is written: lets a profile be proven before any file changes. */

@@ -27,6 +27,11 @@ export interface ProfileTarget {
   roleKey: string;
 }
 
+/** The login of an [sso-session NAME]: labelled by its name, its token cached under the name's key. */
+export function sessionLogin(name: string, s: { startUrl: string; region: string; registrationScopes?: string[] | undefined }): SsoLogin {
+  return { label: name, session: name, startUrl: s.startUrl, region: s.region, tokenKey: tokenCacheKey({ session: name }), ...(s.registrationScopes ? { scopes: s.registrationScopes } : {}) };
+}
+
 export function resolveTarget(doc: AwsConfigDoc, ref: AwsProfileRef): ProfileTarget {
   const p = resolveProfile(doc, ref.profile);
   if (p.kind !== 'sso-session' && p.kind !== 'legacy') {
@@ -40,7 +45,7 @@ export function resolveTarget(doc: AwsConfigDoc, ref: AwsProfileRef): ProfileTar
   }
   const sso: SsoLogin =
     p.kind === 'sso-session'
-      ? { label: p.session, session: p.session, startUrl: p.startUrl, region: p.region, tokenKey: tokenCacheKey({ session: p.session }), ...(p.registrationScopes ? { scopes: p.registrationScopes } : {}) }
+      ? sessionLogin(p.session, p)
       : { label: p.startUrl, startUrl: p.startUrl, region: p.region, tokenKey: tokenCacheKey({ startUrl: p.startUrl }) };
   const roleKey = roleCacheKey(p.kind === 'sso-session' ? { accountId: p.accountId, roleName: p.roleName, session: p.session } : { accountId: p.accountId, roleName: p.roleName, startUrl: p.startUrl });
   return { profile: ref.profile, sso, accountId: p.accountId, roleName: p.roleName, roleKey };
