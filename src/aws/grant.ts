@@ -15,12 +15,12 @@ import { selectRefs } from '../core/keyrack-find.js';
 import { parseKeyrackText } from '../core/keyrack-load.js';
 import { parseCacheFor } from '../store/parse-cache.js';
 import type { Grant, GrantRequest, RobotContext } from '../core/plugin.js';
-import type { Runtime } from '../core/runtime.js';
+import type { EnvVars } from '../core/runtime.js';
 import { filesFingerprint, pollUntil } from '../core/wait.js';
 import { registerWaiter } from '../core/waiters.js';
 import { dropValidation, readSettled, readValidation, statFingerprint, unlockRecordPath, validationFileName, validationLeasePath, writeFastGrant, writeValidation, type ValidationEntry } from '../store/state.js';
 import { releaseLease } from '../store/lease.js';
-import { loadUserConfig, parseUserConfigText, userConfigPath } from '../store/user-config.js';
+import { loadUserConfig, parseUserConfigText, userConfigPath, type UserConfig } from '../store/user-config.js';
 import { networkFromEnv, withBudget } from './network.js';
 import { readAwsConfig, type AwsConfigDoc } from './config-file.js';
 import { readRoleCredentials } from './role-cache.js';
@@ -30,7 +30,7 @@ import { tokenExpiresAt, tokenFilePath } from './token-cache.js';
 import { checkPins } from './pins.js';
 import { resolveTargetOrRecorded } from './credential-process.js';
 import { proveRef, validationEntry } from './prove.js';
-import { tokenStoreFor, type TokenStore } from './token-store.js';
+import { openTokenStore, storeKindIn, type TokenStore } from './token-store.js';
 import { sha256Hex } from '../core/hash.js';
 
 export const DEFAULT_VALIDATION_TTL_MS = 30_000;
@@ -45,8 +45,8 @@ interface TtlSource {
   env: string | null;
 }
 
-async function ttlSource(runtime: Pick<Runtime, 'env' | 'paths'>): Promise<TtlSource> {
-  const env = runtime.env.KEYRACK_VALIDATION_TTL ?? null;
+function ttlSource(vars: EnvVars, config: UserConfig): TtlSource {
+  const env = vars.KEYRACK_VALIDATION_TTL ?? null;
   const raw = env?.trim();
   if (raw) {
     const ms = raw === '0' ? 0 : parseDuration(raw, 'KEYRACK_VALIDATION_TTL') * 1000;
@@ -60,7 +60,7 @@ async function ttlSource(runtime: Pick<Runtime, 'env' | 'paths'>): Promise<TtlSo
     }
     return { ms, env };
   }
-  return { ms: (await loadUserConfig(runtime.paths)).grant.validationTtlMs ?? DEFAULT_VALIDATION_TTL_MS, env };
+  return { ms: config.grant.validationTtlMs ?? DEFAULT_VALIDATION_TTL_MS, env };
 }
 
 export function profileRef(ctx: RobotContext, req: { env?: string; key: string }): AwsProfileRef {
@@ -185,8 +185,10 @@ export async function grant(robot: RobotContext, req: GrantRequest): Promise<Gra
     const doc = await readAwsConfig(paths.awsConfig, { home: paths.home });
     // A hardened-mode profile carries credential_process instead of sso_* keys; its target was recorded at unlock.
     const target = await resolveTargetOrRecorded(ctx, doc, ref);
-    const store = await tokenStoreFor(ctx.runtime, target.sso);
-    const ttl = await ttlSource(ctx.runtime);
+    // The user config (read once here) names the session's token store and the validation TTL.
+    const config = await loadUserConfig(paths);
+    const store = await openTokenStore(ctx.runtime, storeKindIn(config, target.sso));
+    const ttl = ttlSource(ctx.runtime.env, config);
     // The validation cache and the fast path trust the AWS CLI's files; a keychain session is proven every time.
     const cacheable = ttl.ms > 0 && store.kind === 'aws-cli';
     if (cacheable) {
