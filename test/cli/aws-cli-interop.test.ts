@@ -3,20 +3,17 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { tokenCacheKey } from '../../src/aws/cache-keys.js';
-import { createSandbox, type Sandbox } from '../helpers/keyrack.js';
+import { createSandbox, lastSeq, tokenFile, type Sandbox } from '../helpers/keyrack.js';
 
-const tokenPath = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${tokenCacheKey({ session: 'acme' })}.json`);
-const readToken = async (sb: Sandbox) => JSON.parse(await readFile(tokenPath(sb), 'utf8')) as Record<string, string>;
+const readToken = async (sb: Sandbox) => JSON.parse(await readFile(tokenFile(sb), 'utf8')) as Record<string, string>;
 /** Moves the access token's expiry close, so the next user must refresh it. */
 async function nearExpiry(sb: Sandbox, minutes: number): Promise<void> {
   const t = await readToken(sb);
   t.expiresAt = new Date(Date.now() + minutes * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  await writeFile(tokenPath(sb), JSON.stringify(t), { mode: 0o600 });
+  await writeFile(tokenFile(sb), JSON.stringify(t), { mode: 0o600 });
 }
 const countRefreshes = async (sb: Sandbox, since: number) =>
   (await sb.emu.control.calls(since)).filter((c) => c.operation === 'CreateToken' && c.grantType === 'refresh_token' && c.status === 200).length;
-const lastSeq = async (sb: Sandbox) => Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
 
 describe('interop with the real AWS CLI v2 (/usr/bin/aws)', () => {
   let sb: Sandbox;

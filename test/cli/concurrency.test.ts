@@ -10,31 +10,28 @@ import { after, before, describe, it } from 'node:test';
 import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { readAudit } from '../../src/store/audit.js';
 import { validationFileName, validationLeasePath } from '../../src/store/state.js';
-import { createSandbox, type RunResult, type Sandbox } from '../helpers/keyrack.js';
+import { createSandbox, lastSeq, tokenFile, type RunResult, type Sandbox } from '../helpers/keyrack.js';
 
 const N = 50;
 const KEY = tokenCacheKey({ session: 'acme' });
-const tokenPath = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${KEY}.json`);
 const lockPath = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack', 'locks', `sso-${KEY}.lock`);
 const failurePath = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack', 'locks', `sso-${KEY}.last-failure.json`);
 const roleDir = (sb: Sandbox) => join(sb.home, '.aws', 'cli', 'cache');
 const stateDir = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack');
 const leasePath = (sb: Sandbox) => validationLeasePath(stateDir(sb), validationFileName('prep', 'AWS_PROFILE', 'acme.prep'));
 const digest = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-
-const lastSeq = async (sb: Sandbox) => Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
 const refreshCalls = async (sb: Sandbox, since: number) => (await sb.emu.control.calls(since)).filter((c) => c.operation === 'CreateToken' && c.grantType === 'refresh_token');
 
 /** The access token runs out now: AWS ends it, and the cached file says so too. The refresh token stays good. */
 async function expireAccessToken(sb: Sandbox): Promise<void> {
   await sb.emu.control.expire('access-tokens');
-  const t = JSON.parse(await readFile(tokenPath(sb), 'utf8')) as Record<string, string>;
+  const t = JSON.parse(await readFile(tokenFile(sb), 'utf8')) as Record<string, string>;
   t.expiresAt = new Date(Date.now() - 1_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  await writeFile(tokenPath(sb), JSON.stringify(t), { mode: 0o600 });
+  await writeFile(tokenFile(sb), JSON.stringify(t), { mode: 0o600 });
 }
 
 async function filesDigest(sb: Sandbox): Promise<Record<string, string>> {
-  const out: Record<string, string> = { token: digest(await readFile(tokenPath(sb))) };
+  const out: Record<string, string> = { token: digest(await readFile(tokenFile(sb))) };
   for (const n of await readdir(roleDir(sb)).catch(() => [] as string[])) out[`role:${n}`] = digest(await readFile(join(roleDir(sb), n)));
   return out;
 }
@@ -65,7 +62,7 @@ describe(`${N} parallel robots`, { timeout: 180_000 }, () => {
   after(async () => sb.close());
 
   it(`${N} grants at the moment the access token expires → exactly 1 refresh, ${N} successes, a valid cache file`, async (t) => {
-    const before = JSON.parse(await readFile(tokenPath(sb), 'utf8')) as Record<string, string>;
+    const before = JSON.parse(await readFile(tokenFile(sb), 'utf8')) as Record<string, string>;
     await expireAccessToken(sb);
     const since = await lastSeq(sb);
     const t0 = Date.now();
@@ -80,9 +77,9 @@ describe(`${N} parallel robots`, { timeout: 180_000 }, () => {
     assert.equal(refreshes[0]?.status, 200);
 
     // The cache file afterwards: AWS-CLI shaped, private, fresh, with the rotated refresh token.
-    const text = await readFile(tokenPath(sb), 'utf8');
+    const text = await readFile(tokenFile(sb), 'utf8');
     const after = JSON.parse(text) as Record<string, string>;
-    assert.equal((await stat(tokenPath(sb))).mode & 0o777, 0o600);
+    assert.equal((await stat(tokenFile(sb))).mode & 0o777, 0o600);
     assert.ok(Date.parse(after.expiresAt ?? '') > Date.now() + 30 * 60_000, 'expires well in the future');
     assert.notEqual(after.accessToken, before.accessToken);
     assert.notEqual(after.refreshToken, before.refreshToken, 'rotated refresh token kept');
@@ -185,7 +182,7 @@ describe(`${N} parallel robots`, { timeout: 180_000 }, () => {
     assert.equal(next.code, 0, next.stderr);
     const refreshes = await refreshCalls(sb, since);
     assert.deepEqual(refreshes.map((c) => c.status), [200], 'one completed refresh (the holder’s never reached AWS)');
-    assert.ok(Date.parse((JSON.parse(await readFile(tokenPath(sb), 'utf8')) as { expiresAt: string }).expiresAt) > Date.now() + 30 * 60_000);
+    assert.ok(Date.parse((JSON.parse(await readFile(tokenFile(sb), 'utf8')) as { expiresAt: string }).expiresAt) > Date.now() + 30 * 60_000);
     await assert.rejects(stat(lockPath(sb)), 'released');
   });
 });

@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createSandbox, type Sandbox } from '../helpers/keyrack.js';
+import { createSandbox, tokenFile, type Sandbox } from '../helpers/keyrack.js';
 import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 
-const tokenFile = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${tokenCacheKey({ session: 'acme' })}.json`);
 
 describe('core loop: unlock, grant, exec, list-roles, status, lock', () => {
   let sb: Sandbox;

@@ -8,16 +8,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { createLogger, Redactor } from '../../src/core/log.js';
-import { createSandbox, type RunResult, type Sandbox } from '../helpers/keyrack.js';
+import { createSandbox, tokenFile, type RunResult, type Sandbox } from '../helpers/keyrack.js';
 
 const KEY = tokenCacheKey({ session: 'acme' });
-const tokenPath = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${KEY}.json`);
 const lockPath = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack', 'locks', `sso-${KEY}.lock`);
 const DEBUG = { KEYRACK_DEBUG: '1' };
 
 /** Every secret keyrack holds on disk right now: none may appear in a debug log. */
 async function secretsOnDisk(sb: Sandbox): Promise<string[]> {
-  const t = JSON.parse(await readFile(tokenPath(sb), 'utf8')) as Record<string, string>;
+  const t = JSON.parse(await readFile(tokenFile(sb), 'utf8')) as Record<string, string>;
   const out = [t.accessToken, t.refreshToken, t.clientSecret].filter((x): x is string => !!x);
   const dir = join(sb.home, '.aws', 'cli', 'cache');
   for (const n of await readdir(dir).catch(() => [] as string[])) {
@@ -32,9 +31,9 @@ function debugLines(r: RunResult): string[] {
 }
 
 async function expireLocally(sb: Sandbox): Promise<void> {
-  const t = JSON.parse(await readFile(tokenPath(sb), 'utf8')) as Record<string, string>;
+  const t = JSON.parse(await readFile(tokenFile(sb), 'utf8')) as Record<string, string>;
   t.expiresAt = new Date(Date.now() - 1_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  await writeFile(tokenPath(sb), JSON.stringify(t), { mode: 0o600 });
+  await writeFile(tokenFile(sb), JSON.stringify(t), { mode: 0o600 });
 }
 
 describe('the redactor', () => {

@@ -8,18 +8,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { signV4 } from '../../src/aws/sts.js';
 import { sha256Hex } from '../../src/cli/fast/sha256.js';
 import { readAudit } from '../../src/store/audit.js';
-import { createSandbox, KEYRACK_BIN, type RunResult, type Sandbox } from '../helpers/keyrack.js';
+import { createSandbox, KEYRACK_BIN, lastSeq, tokenFile, type RunResult, type Sandbox } from '../helpers/keyrack.js';
 
 const stateDir = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack');
-const tokenPath = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${tokenCacheKey({ session: 'acme' })}.json`);
 const roleDir = (sb: Sandbox) => join(sb.home, '.aws', 'cli', 'cache');
 const configPath = (sb: Sandbox) => join(sb.home, '.aws', 'config');
 const userConfig = (sb: Sandbox) => join(sb.home, '.config', 'keyrack', 'config.yml');
-const lastSeq = async (sb: Sandbox) => Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
 
 const FAST_OFF = { KEYRACK_FAST_PATH: '0' };
 
@@ -127,14 +124,14 @@ describe('grant fast path', () => {
 
   it('a missing SSO token file (aws sso logout) is seen at once: the full path refuses', async () => {
     await prime(sb);
-    const token = await readFile(tokenPath(sb), 'utf8');
+    const token = await readFile(tokenFile(sb), 'utf8');
     try {
-      await rm(tokenPath(sb));
+      await rm(tokenFile(sb));
       const r = await grant(sb, ['--format', 'json']);
       assert.equal(r.code, 3, r.stderr);
       assert.equal((JSON.parse(r.stdout) as { error: { reason: string } }).error.reason, 'expired');
     } finally {
-      await writeFile(tokenPath(sb), token, { mode: 0o600 });
+      await writeFile(tokenFile(sb), token, { mode: 0o600 });
     }
     // The refusal dropped the validation (as any failed validation does): validated again, then fast again.
     assert.equal((await grant(sb)).fast, false);

@@ -14,10 +14,9 @@ import { createRuntime } from '../../src/core/runtime.js';
 import type { RobotContext } from '../../src/core/plugin.js';
 import type { KeyrackFile } from '../../src/core/keyrack-file.js';
 import type { FaultSpec } from '../helpers/emulator.js';
-import { createSandbox, type RunResult, type Sandbox } from '../helpers/keyrack.js';
+import { createSandbox, lastSeq, tokenFile, type RunResult, type Sandbox } from '../helpers/keyrack.js';
 
 const KEY = tokenCacheKey({ session: 'acme' });
-const tokenPath = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${KEY}.json`);
 const roleDir = (sb: Sandbox) => join(sb.home, '.aws', 'cli', 'cache');
 const configPath = (sb: Sandbox) => join(sb.home, '.aws', 'config');
 
@@ -42,8 +41,8 @@ async function disk(sb: Sandbox): Promise<Disk> {
   };
   const roles: Record<string, string> = {};
   for (const n of await readdir(roleDir(sb)).catch(() => [] as string[])) roles[n] = (await read(join(roleDir(sb), n))) ?? '';
-  const mode = await stat(tokenPath(sb)).then((s) => s.mode & 0o777, () => null);
-  return { token: await read(tokenPath(sb)), tokenMode: mode, roles, config: await read(configPath(sb)) };
+  const mode = await stat(tokenFile(sb)).then((s) => s.mode & 0o777, () => null);
+  return { token: await read(tokenFile(sb)), tokenMode: mode, roles, config: await read(configPath(sb)) };
 }
 
 interface Outcome extends RunResult {
@@ -59,15 +58,13 @@ async function grant(sb: Sandbox, env: Record<string, string | undefined> = {}, 
   const j = r.stdout ? (JSON.parse(r.stdout) as { error?: { reason: string; code: string; message: string }; cached?: boolean }) : {};
   return { ...r, ...(j.error ? { reason: j.error.reason, errorCode: j.error.code, message: j.error.message } : {}), ...(j.cached !== undefined ? { cached: j.cached } : {}) };
 }
-
-const lastSeq = async (sb: Sandbox) => Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
 const callsSince = async (sb: Sandbox, since: number) => (await sb.emu.control.calls(since)).map((c) => `${c.operation}${c.grantType ? `:${c.grantType}` : ''} ${c.status}`);
 
 /** Moves the cached access token's expiry (local file only; the refresh token stays good). */
 async function setTokenExpiry(sb: Sandbox, msFromNow: number): Promise<void> {
-  const t = JSON.parse(await readFile(tokenPath(sb), 'utf8')) as Record<string, string>;
+  const t = JSON.parse(await readFile(tokenFile(sb), 'utf8')) as Record<string, string>;
   t.expiresAt = new Date(Date.now() + msFromNow).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  await writeFile(tokenPath(sb), JSON.stringify(t), { mode: 0o600 });
+  await writeFile(tokenFile(sb), JSON.stringify(t), { mode: 0o600 });
 }
 
 describe('fault matrix: exit code, reason and the state left on disk', () => {
@@ -92,8 +89,8 @@ describe('fault matrix: exit code, reason and the state left on disk', () => {
     return good;
   };
   const restore = async (d: Disk = good) => {
-    if (d.token !== null) await writeFile(tokenPath(sb), saved.get(d.token) ?? '', { mode: 0o600 });
-    await chmod(tokenPath(sb), 0o600).catch(() => undefined);
+    if (d.token !== null) await writeFile(tokenFile(sb), saved.get(d.token) ?? '', { mode: 0o600 });
+    await chmod(tokenFile(sb), 0o600).catch(() => undefined);
     if (d.config !== null) await writeFile(configPath(sb), saved.get(d.config) ?? '');
   };
   const fault = (f: FaultSpec) => sb.emu.control.fault(f);
@@ -277,7 +274,7 @@ globalThis.Date = D;\n`,
 
   it('corrupt token cache file → exit 6 (misconfigured), file left as it is', async () => {
     await snap();
-    await writeFile(tokenPath(sb), '{this is not json', { mode: 0o600 });
+    await writeFile(tokenFile(sb), '{this is not json', { mode: 0o600 });
     const broken = await disk(sb);
     const r = await grant(sb);
     assert.equal(r.code, 6, r.stderr);
@@ -290,7 +287,7 @@ globalThis.Date = D;\n`,
   it('truncated token cache file → exit 6, file left as it is', async () => {
     const before = await snap();
     const text = saved.get(before.token ?? '') ?? '';
-    await writeFile(tokenPath(sb), text.slice(0, Math.floor(text.length / 2)), { mode: 0o600 });
+    await writeFile(tokenFile(sb), text.slice(0, Math.floor(text.length / 2)), { mode: 0o600 });
     const broken = await disk(sb);
     const r = await grant(sb);
     assert.equal(r.code, 6, r.stderr);
@@ -302,7 +299,7 @@ globalThis.Date = D;\n`,
   it('a token file caught half-written (the AWS CLI writes in place) is read again before it counts as corrupt', async () => {
     const before = await snap();
     const full = saved.get(before.token ?? '') ?? '';
-    await writeFile(tokenPath(sb), full.slice(0, 40), { mode: 0o600 });
+    await writeFile(tokenFile(sb), full.slice(0, 40), { mode: 0o600 });
     const lines: string[] = [];
     const ctx: RobotContext = {
       runtime: createRuntime({ env: { HOME: sb.home, XDG_STATE_HOME: join(sb.home, '.local', 'state'), XDG_CONFIG_HOME: join(sb.home, '.config') } }),
@@ -310,7 +307,7 @@ globalThis.Date = D;\n`,
       log: createLogger({ enabled: true, write: (l) => lines.push(l) }),
     };
     // The "writer" finishes 20 ms later; the first re-read comes after 50 ms.
-    const finish = sleep(20).then(() => writeFile(tokenPath(sb), full, { mode: 0o600 }));
+    const finish = sleep(20).then(() => writeFile(tokenFile(sb), full, { mode: 0o600 }));
     const token = await readTokenSteady(ctx, { label: 'acme', session: 'acme', startUrl: 'x', region: 'us-east-1', tokenKey: KEY });
     await finish;
     assert.ok(token?.accessToken);
@@ -320,7 +317,7 @@ globalThis.Date = D;\n`,
 
   it('wrong permissions on the token cache file (0644) → exit 6, file not rewritten', async () => {
     await snap();
-    await chmod(tokenPath(sb), 0o644);
+    await chmod(tokenFile(sb), 0o644);
     const exposed = await disk(sb);
     const r = await grant(sb);
     assert.equal(r.code, 6, r.stderr);

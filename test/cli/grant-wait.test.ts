@@ -5,14 +5,10 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { listWaiters } from '../../src/core/waiters.js';
-import { createSandbox, type RunResult, type Sandbox } from '../helpers/keyrack.js';
+import { createSandbox, lastSeq, tokenFile, type RunResult, type Sandbox } from '../helpers/keyrack.js';
 
-const KEY = tokenCacheKey({ session: 'acme' });
-const tokenPath = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${KEY}.json`);
 const stateDir = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack');
-const lastSeq = async (sb: Sandbox) => Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
 const HINT = /^keyrack: .*; waiting up to 1m for a human to run: keyrack unlock aws --env prep$/;
 
 /** Until `n` robots have registered as waiting (the record is written right after the hint is printed). */
@@ -59,9 +55,9 @@ describe('grant --wait', { timeout: 120_000 }, () => {
 
   it('expired: a robot whose refresh is refused waits; the human’s unlock renews the session and the robot grants', async () => {
     // The access token has run out and AWS refuses its refresh once: the robot sees `expired` (exit 3 without --wait).
-    const t = JSON.parse(await readFile(tokenPath(sb), 'utf8')) as Record<string, string>;
+    const t = JSON.parse(await readFile(tokenFile(sb), 'utf8')) as Record<string, string>;
     t.expiresAt = new Date(Date.now() - 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    await writeFile(tokenPath(sb), JSON.stringify(t), { mode: 0o600 });
+    await writeFile(tokenFile(sb), JSON.stringify(t), { mode: 0o600 });
     await sb.emu.control.fault({ operation: 'CreateToken', status: 400, errorType: 'InvalidGrantException', count: 1 });
     const robot = sb.run(['grant', 'AWS_PROFILE', '--env', 'prep', '--wait', '1m', '--format', 'json'], { timeoutMs: 90_000 });
     await waitersAppear(sb, 1);

@@ -16,10 +16,9 @@ import { describeRequester, listLoginSignals, recordLoginRequired } from '../../
 import { listUnlockRecords } from '../../src/store/state.js';
 import { pidAlive } from '../../src/store/pid.js';
 import { deviceLogin, START_URL } from '../helpers/emulator.js';
-import { createSandbox, KEYRACK_BIN, type Sandbox } from '../helpers/keyrack.js';
+import { createSandbox, KEYRACK_BIN, lastSeq, tokenFile, type Sandbox } from '../helpers/keyrack.js';
 import { fakeProgram } from '../notify/receivers.js';
 
-const sessionToken = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${tokenCacheKey({ session: 'acme' })}.json`);
 const cliCache = (sb: Sandbox) => join(sb.home, '.aws', 'cli', 'cache');
 
 
@@ -54,7 +53,7 @@ describe('keyrack lock --revoke (kill switch)', () => {
   });
 
   it('stops the watcher, ends the SSO session with AWS, deletes every copy, and proves robots are refused', async () => {
-    const seq = Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
+    const seq = await lastSeq(sb);
     const exited = new Promise<void>((resolve) => watcher.once('exit', () => resolve()));
     const r = await sb.run(['lock', '--revoke'], { env: env() });
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -73,7 +72,7 @@ describe('keyrack lock --revoke (kill switch)', () => {
     const calls = await sb.emu.control.calls(seq);
     assert.deepEqual(calls.filter((c) => c.operation === 'Logout').map((c) => c.status), [200]);
     assert.ok(calls.some((c) => c.operation === 'ListAccounts' && c.status === 401), 'the old token was tried and refused');
-    assert.ok(!existsSync(sessionToken(sb)));
+    assert.ok(!existsSync(tokenFile(sb)));
     assert.deepEqual((await readdir(cliCache(sb)).catch(() => [])).filter((n) => n.endsWith('.json')), []);
     assert.deepEqual(await listUnlockRecords(join(sb.env.XDG_STATE_HOME ?? '', 'keyrack')), []);
     assert.deepEqual(await listLoginSignals(join(sb.env.XDG_STATE_HOME ?? '', 'keyrack')), []);
@@ -105,14 +104,14 @@ describe('keyrack lock --revoke (kill switch)', () => {
     await mkdir(cliCache(sb), { recursive: true });
     const assumeRole = join(cliCache(sb), `${'a'.repeat(40)}.json`);
     await writeFile(assumeRole, JSON.stringify({ ProviderType: 'assume-role', Credentials: {} }), { mode: 0o600 });
-    const seq = Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
+    const seq = await lastSeq(sb);
     const r = await sb.run(['lock', '--revoke', '--all'], { cwd: sb.root, env: env() });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^locked: prep$/m);
     assert.match(r.stdout, /^acme: SSO Logout done; AWS refuses the old token now; token deleted$/m);
     assert.match(r.stdout, new RegExp(`^${START_URL.replace(/[/.]/g, '\\$&')}: SSO Logout done; AWS refuses the old token now; token deleted$`, 'm'));
     assert.equal((await sb.emu.control.calls(seq)).filter((c) => c.operation === 'Logout' && c.status === 200).length, 2);
-    assert.ok(!existsSync(sessionToken(sb)) && !existsSync(join(sb.home, '.aws', 'sso', 'cache', `${tokenCacheKey({ startUrl: START_URL })}.json`)));
+    assert.ok(!existsSync(tokenFile(sb)) && !existsSync(join(sb.home, '.aws', 'sso', 'cache', `${tokenCacheKey({ startUrl: START_URL })}.json`)));
     assert.ok(existsSync(assumeRole), 'a non-SSO cache entry is not ours to delete');
   });
 
@@ -122,7 +121,7 @@ describe('keyrack lock --revoke (kill switch)', () => {
     const roleFiles = (await readdir(cliCache(sb))).filter((n) => n.endsWith('.json') && n !== `${'a'.repeat(40)}.json`); // not the assume-role entry above
     assert.ok(roleFiles.length > 0);
     // A robot's read refuses these (they may have leaked): exactly the ones a kill switch must not miss.
-    await chmod(sessionToken(sb), 0o644);
+    await chmod(tokenFile(sb), 0o644);
     for (const n of roleFiles) await chmod(join(cliCache(sb), n), 0o644);
     const r = await sb.run(['lock', '--revoke', '--all', '--json'], { cwd: sb.root, env: env() });
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -130,7 +129,7 @@ describe('keyrack lock --revoke (kill switch)', () => {
     assert.deepEqual(j.sessions, [{ sso: 'acme', logout: 'unreadable', ended: 'unconfirmed' }]);
     assert.equal(j.deleted.tokens, 1);
     assert.equal(j.deleted.roleCredentials, roleFiles.length);
-    assert.ok(!existsSync(sessionToken(sb)));
+    assert.ok(!existsSync(tokenFile(sb)));
     assert.deepEqual((await readdir(cliCache(sb))).filter((n) => roleFiles.includes(n)), []);
     const text = await sb.run(['lock', '--revoke', '--all'], { cwd: sb.root, env: env() });
     assert.equal(text.code, 0);

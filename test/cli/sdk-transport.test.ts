@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createSandbox, type Sandbox } from '../helpers/keyrack.js';
+import { createSandbox, lastSeq, type Sandbox } from '../helpers/keyrack.js';
 
 describe('AWS transport: hand-built requests and the SDK agree', () => {
   let sb: Sandbox;
@@ -16,7 +16,7 @@ describe('AWS transport: hand-built requests and the SDK agree', () => {
 
   const cold = async (env: Record<string, string>) => {
     await rm(join(sb.home, '.aws', 'cli', 'cache'), { recursive: true, force: true });
-    const since = Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
+    const since = await lastSeq(sb);
     const r = await sb.run(['grant', 'AWS_PROFILE', '--env', 'prep', '--format', 'json'], { env: { KEYRACK_VALIDATION_TTL: '0', KEYRACK_FAST_PATH: '0', ...env } });
     const calls = await sb.emu.control.calls(since);
     return { r, ops: calls.map((c) => c.operation), agents: new Set(calls.map((c) => (c as { agent?: string }).agent?.split('/')[0])) };

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createSandbox, type Sandbox } from '../helpers/keyrack.js';
+import { createSandbox, lastSeq, type Sandbox } from '../helpers/keyrack.js';
 
 describe('unlock with the browser (PKCE) flow', () => {
   let sb: Sandbox;
@@ -21,7 +21,7 @@ describe('unlock with the browser (PKCE) flow', () => {
   after(async () => sb.close());
 
   it('opens the authorize URL, receives the code on the loopback redirect, exchanges it with the verifier', async () => {
-    const since = Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
+    const since = await lastSeq(sb);
     const r = await sb.run(['unlock', 'aws', '--env', 'prep'], { tty: true, human: true, env: { BROWSER: browser } });
     assert.equal(r.code, 0, r.stdout);
     assert.match(r.stdout, /signed in \(browser\)/);
@@ -42,12 +42,12 @@ describe('unlock with the browser (PKCE) flow', () => {
 
   it('a registration made for PKCE is reused for the next PKCE login, and the device flow gets its own', async () => {
     await sb.run(['lock', '--logout']);
-    const since = Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
+    const since = await lastSeq(sb);
     assert.equal((await sb.run(['unlock', 'aws', '--env', 'prep'], { tty: true, human: true, env: { BROWSER: browser } })).code, 0);
     const again = (await sb.emu.control.calls(since)).filter((c) => c.operation === 'RegisterClient');
     assert.equal(again.length, 0, 'PKCE registration reused');
     await sb.run(['lock', '--logout']);
-    const since2 = Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
+    const since2 = await lastSeq(sb);
     assert.equal((await sb.unlock()).code, 0);
     assert.equal((await sb.emu.control.calls(since2)).filter((c) => c.operation === 'RegisterClient').length, 1, 'device flow registered anew');
   });

@@ -4,15 +4,12 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { SECRET_MARKER } from '../../src/emulator/index.js';
-import { createSandbox, type Sandbox } from '../helpers/keyrack.js';
+import { createSandbox, lastSeq, tokenFile, type Sandbox } from '../helpers/keyrack.js';
 
-const tokenPath = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${tokenCacheKey({ session: 'acme' })}.json`);
 const roleDir = (sb: Sandbox) => join(sb.home, '.aws', 'cli', 'cache');
 const validatedDir = (sb: Sandbox) => join(sb.home, '.local', 'state', 'keyrack', 'validated');
 const userConfig = (sb: Sandbox) => join(sb.home, '.config', 'keyrack', 'config.yml');
-const lastSeq = async (sb: Sandbox) => Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
 const opsSince = async (sb: Sandbox, since: number) => (await sb.emu.control.calls(since)).map((c) => c.operation);
 
 interface G {
@@ -147,12 +144,12 @@ describe('validation cache', () => {
   it('a logout elsewhere (token file deleted) is seen at once, inside the TTL', async () => {
     assert.equal((await grant(sb)).code, 0);
     assert.equal((await grant(sb)).cached, true);
-    const token = await readFile(tokenPath(sb), 'utf8');
-    await rm(tokenPath(sb));
+    const token = await readFile(tokenFile(sb), 'utf8');
+    await rm(tokenFile(sb));
     const r = await grant(sb);
     assert.equal(r.code, 3);
     assert.equal(r.errorCode, 'sso.no-token');
-    await writeFile(tokenPath(sb), token, { mode: 0o600 });
+    await writeFile(tokenFile(sb), token, { mode: 0o600 });
   });
 
   it('~/.aws/config re-pointing the profile is seen at once: the pin check runs again (exit 5)', async () => {

@@ -12,13 +12,12 @@ import { after, before, describe, it } from 'node:test';
 import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { createRuntime } from '../../src/core/runtime.js';
 import { describeRequester, readLoginSignal, recordLoginRequired, signalPath } from '../../src/store/signal.js';
-import { assertNoLeak, createSandbox, KEYRACK_BIN, type RunResult, type Sandbox } from '../helpers/keyrack.js';
+import { assertNoLeak, createSandbox, KEYRACK_BIN, lastSeq, tokenFile, type RunResult, type Sandbox } from '../helpers/keyrack.js';
 import { startTestKeyring, type TestKeyring } from '../helpers/keyring.js';
 import { fakeProgram, startReceiver, type Receiver } from '../notify/receivers.js';
 import { parsePlist, type PlistValue } from '../watch/plist.js';
 
 const run = promisify(execFile);
-const tokenFile = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${tokenCacheKey({ session: 'acme' })}.json`);
 const configFile = (sb: Sandbox) => join(sb.env.XDG_CONFIG_HOME ?? '', 'keyrack', 'config.yml');
 
 async function writeConfig(sb: Sandbox, text: string): Promise<void> {
@@ -257,7 +256,6 @@ describe('robot → human signal across processes (device_code_push on)', () => 
   const signal = (sb: Sandbox) =>
     recordLoginRequired(runtimeOf(sb), { env: 'prep', key: 'AWS_PROFILE', profile: 'acme.prep', reason: 'expired', code: 'sso.expired.CreateToken', requester: describeRequester({ pid: 1234, cwd: sb.repo, argv: ['keyrack', 'grant', 'AWS_PROFILE'] }) });
   const startsSince = async (sb: Sandbox, seq: number) => (await sb.emu.control.calls(seq)).filter((c) => c.operation === 'StartDeviceAuthorization').length;
-  const lastSeq = async (sb: Sandbox) => Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
 
   it('two watchers started at once: one device-code flow, one session-expired notice; approval clears the signal', async () => {
     const sb = await createSandbox(); // the emulator approves device codes as alice, like a quick human

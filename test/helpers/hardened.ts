@@ -2,12 +2,12 @@
 // processes use a private, unlocked gnome-keyring, with `token_store: keychain` for the sso-session `acme`.
 // This test process reads and writes the same keyring through src/store/keychain.ts.
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { tokenAccount } from '../../src/aws/token-store-keychain.js';
 import { KEYRACK_AWS_KEYCHAIN_SERVICE, keychainGet, keychainSet } from '../../src/store/keychain.js';
-import { createSandbox, type Sandbox } from './keyrack.js';
+import { createSandbox, lastSeq, tokenFile, writeUserConfig, type Sandbox } from './keyrack.js';
 import { startTestKeyring, type TestKeyring } from './keyring.js';
 
 export const TOKEN_KEY = tokenCacheKey({ session: 'acme' });
@@ -39,10 +39,6 @@ export async function hardenedSandbox(opts: { keychain?: boolean } = {}): Promis
   };
 }
 
-export async function writeUserConfig(sb: Sandbox, text: string): Promise<void> {
-  await mkdir(join(sb.home, '.config', 'keyrack'), { recursive: true });
-  await writeFile(join(sb.home, '.config', 'keyrack', 'config.yml'), text);
-}
 
 export interface StoredToken {
   accessToken: string;
@@ -62,7 +58,6 @@ export async function writeKeychainToken(t: StoredToken): Promise<void> {
   await keychainSet(KEYRACK_AWS_KEYCHAIN_SERVICE, tokenAccount(TOKEN_KEY), JSON.stringify(t));
 }
 
-export const tokenFile = (sb: Sandbox) => join(sb.home, '.aws', 'sso', 'cache', `${TOKEN_KEY}.json`);
 
 /** Every regular file under `root` (recursively) whose bytes contain one of `needles`: path → which. */
 export async function filesContaining(root: string, needles: ReadonlyArray<string | RegExp>): Promise<Record<string, string[]>> {
@@ -82,7 +77,6 @@ export async function filesContaining(root: string, needles: ReadonlyArray<strin
   return out;
 }
 
-export const lastSeq = async (sb: Sandbox) => Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
 export const refreshCalls = async (sb: Sandbox, since: number) => (await sb.emu.control.calls(since)).filter((c) => c.operation === 'CreateToken' && c.grantType === 'refresh_token');
 
 /**
@@ -116,3 +110,5 @@ catch (e) { process.stdout.write(JSON.stringify({ error: String(e && e.message) 
     });
   });
 }
+
+export { lastSeq, tokenFile, writeUserConfig };

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { tokenCacheKey } from '../../src/aws/cache-keys.js';
 import { DEFAULT_FIXTURE_KEYRACK_YML, SECRET_MARKER } from '../../src/emulator/index.js';
 import { runAws, writeEndpointRules, type AwsResult } from './aws-cli.js';
 import { startTestEmulator, type TestEmulator } from './emulator.js';
@@ -147,4 +148,16 @@ export async function createSandbox(opts: { emulator?: TestEmulator; autoApprove
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+/** The default fixture's SSO token file (session acme) in the sandbox. */
+export const tokenFile = (sb: Pick<Sandbox, 'home'>) => join(sb.home, '.aws', 'sso', 'cache', `${tokenCacheKey({ session: 'acme' })}.json`);
+
+/** The emulator's last call so far: pass it to `calls(since)` to see only what came after. */
+export const lastSeq = async (sb: Pick<Sandbox, 'emu'>) => Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
+
+/** $XDG_CONFIG_HOME/keyrack/config.yml in the sandbox. */
+export async function writeUserConfig(sb: Pick<Sandbox, 'home'>, text: string): Promise<void> {
+  await mkdir(join(sb.home, '.config', 'keyrack'), { recursive: true });
+  await writeFile(join(sb.home, '.config', 'keyrack', 'config.yml'), text);
 }

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { build } from 'esbuild';
 import { createKeyrackAwsVault, KeyrackError, type AwsProfileMeta, type LoginCapability, type RhachetKeyGrant, type RhachetVaultAdapter } from '../../src/rhachet/index.js';
 import { SECRET_MARKER } from '../../src/emulator/index.js';
-import { createSandbox, type Sandbox } from '../helpers/keyrack.js';
+import { createSandbox, lastSeq, type Sandbox } from '../helpers/keyrack.js';
 
 const LOGIN_OPERATIONS = new Set(['RegisterClient', 'StartDeviceAuthorization', 'Authorize', 'AuthorizeDecision', 'DeviceVerification', 'DeviceDecision']);
 
@@ -89,7 +89,7 @@ describe('keyrack-aws/rhachet: the AWS plugin as a rhachet vault adapter', () =>
 
   /** Runs `fn` and fails if the emulator saw any login call meanwhile. */
   const noLogin = async <T>(fn: () => Promise<T>): Promise<T> => {
-    const before = Math.max(0, ...(await sb.emu.control.calls()).map((c) => c.seq));
+    const before = await lastSeq(sb);
     try {
       return await fn();
     } finally {
