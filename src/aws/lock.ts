@@ -134,35 +134,38 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /**
- * Every SSO token file in ~/.aws/sso/cache (registration files have no accessToken and are left alone). Read
- * without the permission check a robot's read makes: a token others can read is the first one a kill switch must
- * find.
+ * The `<cache key>.json` files of an AWS CLI cache directory with their text, read without the permission check
+ * a robot's read makes: a file others can read is the first one a kill switch must find.
  */
-async function cachedTokens(runtime: Runtime): Promise<SsoLogin[]> {
-  const out: SsoLogin[] = [];
-  const names = await readdir(runtime.paths.ssoCache).catch(() => [] as string[]);
-  for (const n of names) {
-    const tokenKey = n.slice(0, -5);
-    if (!n.endsWith('.json') || !isCacheKey(tokenKey)) continue;
-    const text = await readFileIfExists(join(runtime.paths.ssoCache, n)).catch(() => undefined);
-    const t = text === undefined ? undefined : parseTokenJson(text);
-    if (t === undefined || t === 'no accessToken') continue; // gone, or a client registration
-    const known = typeof t === 'string' ? undefined : t; // damaged: still a file to delete
-    out.push({ label: known?.startUrl ?? tokenKey.slice(0, 8), startUrl: known?.startUrl ?? '', region: known?.region ?? 'us-east-1', tokenKey });
+async function cacheFiles(dir: string): Promise<{ key: string; text: string }[]> {
+  const out: { key: string; text: string }[] = [];
+  for (const n of await readdir(dir).catch(() => [] as string[])) {
+    const key = n.slice(0, -5);
+    if (!n.endsWith('.json') || !isCacheKey(key)) continue;
+    const text = await readFileIfExists(join(dir, n)).catch(() => undefined);
+    if (text !== undefined) out.push({ key, text });
   }
   return out;
 }
 
-/** Role credentials the AWS CLI cache holds for SSO profiles (ProviderType sso), whatever their file's mode. */
+/** Every SSO token file in ~/.aws/sso/cache (registration files have no accessToken and are left alone). */
+async function cachedTokens(runtime: Runtime): Promise<SsoLogin[]> {
+  const out: SsoLogin[] = [];
+  for (const { key, text } of await cacheFiles(runtime.paths.ssoCache)) {
+    const t = parseTokenJson(text);
+    if (t === 'no accessToken') continue; // a client registration
+    const known = typeof t === 'string' ? undefined : t; // damaged: still a file to delete
+    out.push({ label: known?.startUrl ?? key.slice(0, 8), startUrl: known?.startUrl ?? '', region: known?.region ?? 'us-east-1', tokenKey: key });
+  }
+  return out;
+}
+
+/** Role credentials the AWS CLI cache holds for SSO profiles (ProviderType sso). */
 async function cachedSsoRoleKeys(runtime: Runtime): Promise<string[]> {
   const out: string[] = [];
-  const names = await readdir(runtime.paths.cliCache).catch(() => [] as string[]);
-  for (const n of names) {
-    const key = n.slice(0, -5);
-    if (!n.endsWith('.json') || !isCacheKey(key)) continue;
-    const text = await readFileIfExists(join(runtime.paths.cliCache, n)).catch(() => undefined);
+  for (const { key, text } of await cacheFiles(runtime.paths.cliCache)) {
     try {
-      if (text !== undefined && (JSON.parse(text) as { ProviderType?: unknown }).ProviderType === 'sso') out.push(key);
+      if ((JSON.parse(text) as { ProviderType?: unknown }).ProviderType === 'sso') out.push(key);
     } catch {
       // not ours to judge
     }
