@@ -13,8 +13,15 @@
 //   grant warm, full path     the same hit with KEYRACK_FAST_PATH=0 (citty and the whole grant), for reference.
 //   grant cold                no validation cache (KEYRACK_VALIDATION_TTL=0) and no cached role credentials:
 //                             GetRoleCredentials + GetCallerIdentity against the emulator.
+//   floor: the same two calls
+//                             bench/cold-floor.cjs: GetRoleCredentials + GetCallerIdentity over node:http and
+//                             node:crypto with nothing else, so a cold grant's cost above it is keyrack's own.
 //   credential-process warm   a keychain-mode profile's credential_process with its role credentials cached in a
 //                             private gnome-keyring (skipped when the command or the keyring tools are missing).
+//   floor: one keychain read  bench/keychain-floor.cjs: Node, the keychain binding and one Secret Service read of the
+//                             same role credentials, with nothing else.
+//   floor: an agent's answer  bench/socket-floor.cjs: Node, node:net and one answer on a Unix socket from this
+//                             process, the floor of an in-memory agent that would spare the keychain reads.
 //   aws sts get-caller-identity --profile P
 //                             the AWS CLI v2 on the same SSO session, with no cached role credentials either, so it
 //                             makes the same two calls as a cold grant.
@@ -26,6 +33,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startPrivateKeyring } from '../scripts/private-keyring.mjs';
@@ -38,6 +46,9 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
 const AWS_CLI = '/usr/bin/aws';
 const PROFILE = 'acme.prep';
+// What keyrack.yml.example pins for that profile, for the floor that calls AWS without keyrack.
+const ACCOUNT = '111122223333';
+const ROLE = 'Developer';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const { startEmulator } = await import(join(ROOT, 'dist', 'emulator.mjs'));
@@ -93,6 +104,8 @@ const home = join(root, 'home');
 await mkdir(home, { recursive: true });
 const env = sandboxEnv(home);
 await unlock(env);
+// The SSO session's token file (the AWS CLI's name for it: SHA-1 of the session name).
+const tokenPath = join(home, '.aws', 'sso', 'cache', `${createHash('sha1').update('acme').digest('hex')}.json`);
 
 function runOnce(cmd, args, runEnv) {
   return new Promise((res, rej) => {
@@ -153,11 +166,14 @@ const cases = [
   { id: 'warm', label: '`keyrack grant` warm (validation-cache hit, fast path)', cmd: process.execPath, args: grantArgs, env: { ...env, KEYRACK_VALIDATION_TTL: WARM_TTL }, before: prime },
   { id: 'warm-full', label: '`keyrack grant` warm, full path (`KEYRACK_FAST_PATH=0`)', cmd: process.execPath, args: grantArgs, env: { ...env, KEYRACK_VALIDATION_TTL: WARM_TTL, KEYRACK_FAST_PATH: '0' }, before: prime },
   { id: 'cold', label: '`keyrack grant` cold (GetRoleCredentials + GetCallerIdentity)', cmd: process.execPath, args: grantArgs, env: { ...env, KEYRACK_VALIDATION_TTL: '0' }, before: dropRoleCache },
+  // Its floor: the same two calls over node:http and node:crypto, nothing else (bench/cold-floor.cjs).
+  { id: 'cold-floor', label: 'floor: the same two calls alone, node:http + node:crypto (`bench/cold-floor.cjs`)', cmd: process.execPath, args: [join(ROOT, 'bench', 'cold-floor.cjs'), tokenPath, ACCOUNT, ROLE, 'us-east-1'], env },
 ];
 
 // Keychain mode: a second sandbox whose session keeps its token in a private gnome-keyring, its profiles rewritten
 // to `credential_process = … keyrack credential-process --profile P` by the unlock.
 let keyring;
+let agent;
 if (existsSync(join(ROOT, 'dist', 'cli', 'commands', 'credential-process.cjs'))) {
   keyring = await startPrivateKeyring().catch(() => undefined); // no keyring tools here: the case is skipped
   if (keyring) {
@@ -169,6 +185,15 @@ if (existsSync(join(ROOT, 'dist', 'cli', 'commands', 'credential-process.cjs')))
     await unlock(env2);
     await runOnce(process.execPath, [KEYRACK, 'credential-process', '--profile', PROFILE], env2); // caches role credentials
     cases.push({ id: 'cp', label: '`keyrack credential-process` warm (keychain mode)', cmd: process.execPath, args: [KEYRACK, 'credential-process', '--profile', PROFILE], env: env2 });
+    // Its floor: one read of the same keychain entry, nothing else (bench/keychain-floor.cjs).
+    const fast = JSON.parse(await readFile(join(home2, '.local', 'state', 'keyrack', 'fast', `process-${PROFILE}.json`), 'utf8'));
+    // And the floor of the alternative to a keychain read, an agent answering from memory on a Unix socket
+    // (bench/socket-floor.cjs; this process plays the agent, with a fixed answer).
+    const agentSocket = join(root, 'agent.sock');
+    agent = createServer((s) => s.once('data', () => s.end(JSON.stringify({ Version: 1, AccessKeyId: 'ASIAFLOOR', SecretAccessKey: 'floor', SessionToken: 'floor', Expiration: new Date(Date.now() + 3_600_000).toISOString() }))));
+    await new Promise((res, rej) => agent.once('error', rej).listen(agentSocket, res));
+    cases.push({ id: 'agent-floor', label: 'floor: Node + one answer from an agent on a Unix socket (`bench/socket-floor.cjs`)', cmd: process.execPath, args: [join(ROOT, 'bench', 'socket-floor.cjs'), agentSocket], env: env2 });
+    cases.push({ id: 'cp-floor', label: 'floor: Node + keychain binding + one Secret Service read (`bench/keychain-floor.cjs`)', cmd: process.execPath, args: [join(ROOT, 'bench', 'keychain-floor.cjs'), 'keyrack-aws', `role-credentials:${fast.roleKey}`], env: env2 });
   }
 }
 if (existsSync(AWS_CLI)) {
@@ -203,7 +228,6 @@ const rssCold = peakRssMb(grantArgs, { ...env, KEYRACK_VALIDATION_TTL: '0' });
 // CONCURRENCY grants at the moment the access token expires: AWS ends it and the cached file says so too. The
 // robots have been running with this environment before (one grant here), so the fast path has its record.
 await runOnce(process.execPath, grantArgs, env);
-const tokenPath = join(home, '.aws', 'sso', 'cache', `${createHash('sha1').update('acme').digest('hex')}.json`);
 const token = JSON.parse(await readFile(tokenPath, 'utf8'));
 token.expiresAt = new Date(Date.now() - 1_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 await fetch(`${emu.url}/_emulator/expire`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ what: 'access-tokens' }) });
@@ -224,6 +248,7 @@ const failures = burst.runs.filter((r) => r.code !== 0).map((r) => `exit ${r.cod
 const awsVersion = existsSync(AWS_CLI) ? spawnSync(AWS_CLI, ['--version'], { encoding: 'utf8', env }).stdout.trim().split(' ')[0] : undefined;
 await emu.close();
 await keyring?.close();
+agent?.close();
 await rm(root, { recursive: true, force: true });
 
 const f = (ms) => `${ms.toFixed(0)} ms`;
@@ -246,9 +271,20 @@ const cold = row('cold');
 const aws = row('aws');
 const cp = row('cp');
 targets.push(`${check(warm.median <= 1.2 * node)} warm grant: ${(warm.median / node).toFixed(2)} × \`node -e 0\` (target ≤ 1.2)`);
-targets.push(`${check(cold.median <= 2 * node)} cold grant: ${(cold.median / node).toFixed(2)} × \`node -e 0\` (target ≤ 2)`);
+const coldFloor = row('cold-floor');
+targets.push(
+  `${check(cold.median <= 2 * node)} cold grant: ${(cold.median / node).toFixed(2)} × \`node -e 0\` (target ≤ 2);` +
+    ` the same two calls alone: ${(coldFloor.median / node).toFixed(2)} ×, so keyrack's own part is ${f(cold.median - coldFloor.median)}`,
+);
 if (aws) targets.push(`${check(aws.median >= 5 * cold.median)} cold grant vs \`aws sts get-caller-identity\`: ${(aws.median / cold.median).toFixed(1)}× faster (target ≥ 5)`);
-targets.push(cp ? `${check(cp.median <= 1.2 * node)} credential-process warm: ${(cp.median / node).toFixed(2)} × \`node -e 0\` (target ≤ 1.2)` : '- credential-process: not measured (no command or no gnome-keyring here)');
+const cpFloor = row('cp-floor');
+const agentFloor = row('agent-floor');
+targets.push(
+  cp
+    ? `${check(cp.median <= 1.2 * node)} credential-process warm: ${(cp.median / node).toFixed(2)} × \`node -e 0\` (target ≤ 1.2);` +
+        ` one keychain read alone: ${(cpFloor.median / node).toFixed(2)} ×; an agent's answer on a Unix socket alone: ${(agentFloor.median / node).toFixed(2)} ×`
+    : '- credential-process: not measured (no command or no gnome-keyring here)',
+);
 targets.push(
   `${check(refreshes === 1 && ok.length === CONCURRENCY && burstStats && burstStats.p99 < 2000)} ${CONCURRENCY} grants at access-token expiry: ${ok.length}/${CONCURRENCY} succeeded, ${refreshes} refresh call(s), ${validations} validation(s) (GetCallerIdentity)` +
     `${burstStats ? `, p50 ${f(burstStats.median)}, p99 ${f(burstStats.p99)}, max ${f(burstStats.max)}, all done in ${f(burstWall)}` : ''} (target: 1 refresh, all succeed, p99 < 2 s);` +
