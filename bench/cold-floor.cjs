@@ -1,6 +1,8 @@
 // The floor under a cold grant: the same two AWS calls with nothing else. GetRoleCredentials with the cached SSO
 // access token, then GetCallerIdentity signed with SigV4, over node:http and node:crypto, as keyrack sends them;
 // no keyrack.yml, no ~/.aws/config, no checks, no caches written. What a cold grant costs above this is keyrack's.
+// SigV4 is written out rather than taken from src/aws/sts.ts (signV4): loading keyrack's bundle is exactly what
+// this floor leaves out. The emulator verifies the signature, so a wrong one fails the run instead of timing it.
 // Usage: node bench/cold-floor.cjs TOKEN_FILE ACCOUNT ROLE REGION (endpoints from AWS_ENDPOINT_URL_SSO / _STS).
 'use strict';
 const http = require('node:http');

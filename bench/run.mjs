@@ -46,9 +46,10 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
 const AWS_CLI = '/usr/bin/aws';
 const PROFILE = 'acme.prep';
-// What keyrack.yml.example pins for that profile, for the floor that calls AWS without keyrack.
+// What keyrack.yml.example gives that profile, for the floor that calls AWS without keyrack.
 const ACCOUNT = '111122223333';
 const ROLE = 'Developer';
+const REGION = 'us-east-1';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const { startEmulator } = await import(join(ROOT, 'dist', 'emulator.mjs'));
@@ -167,7 +168,7 @@ const cases = [
   { id: 'warm-full', label: '`keyrack grant` warm, full path (`KEYRACK_FAST_PATH=0`)', cmd: process.execPath, args: grantArgs, env: { ...env, KEYRACK_VALIDATION_TTL: WARM_TTL, KEYRACK_FAST_PATH: '0' }, before: prime },
   { id: 'cold', label: '`keyrack grant` cold (GetRoleCredentials + GetCallerIdentity)', cmd: process.execPath, args: grantArgs, env: { ...env, KEYRACK_VALIDATION_TTL: '0' }, before: dropRoleCache },
   // Its floor: the same two calls over node:http and node:crypto, nothing else (bench/cold-floor.cjs).
-  { id: 'cold-floor', label: 'floor: the same two calls alone, node:http + node:crypto (`bench/cold-floor.cjs`)', cmd: process.execPath, args: [join(ROOT, 'bench', 'cold-floor.cjs'), tokenPath, ACCOUNT, ROLE, 'us-east-1'], env },
+  { id: 'cold-floor', label: 'floor: the same two calls alone, node:http + node:crypto (`bench/cold-floor.cjs`)', cmd: process.execPath, args: [join(ROOT, 'bench', 'cold-floor.cjs'), tokenPath, ACCOUNT, ROLE, REGION], env },
 ];
 
 // Keychain mode: a second sandbox whose session keeps its token in a private gnome-keyring, its profiles rewritten
@@ -185,15 +186,18 @@ if (existsSync(join(ROOT, 'dist', 'cli', 'commands', 'credential-process.cjs')))
     await unlock(env2);
     await runOnce(process.execPath, [KEYRACK, 'credential-process', '--profile', PROFILE], env2); // caches role credentials
     cases.push({ id: 'cp', label: '`keyrack credential-process` warm (keychain mode)', cmd: process.execPath, args: [KEYRACK, 'credential-process', '--profile', PROFILE], env: env2 });
-    // Its floor: one read of the same keychain entry, nothing else (bench/keychain-floor.cjs).
+    // Its floor: one read of the same keychain entry, nothing else (bench/keychain-floor.cjs). The entry's name is
+    // spelt here as keyrack spells it (KEYRACK_AWS_KEYCHAIN_SERVICE, roleAccount() and the fast record's roleKey
+    // at fastProcessPath()); none of them is public API. Should one change, the floor finds no entry and exits 1,
+    // which stops the benchmark.
     const fast = JSON.parse(await readFile(join(home2, '.local', 'state', 'keyrack', 'fast', `process-${PROFILE}.json`), 'utf8'));
+    cases.push({ id: 'cp-floor', label: 'floor: Node + keychain binding + one Secret Service read (`bench/keychain-floor.cjs`)', cmd: process.execPath, args: [join(ROOT, 'bench', 'keychain-floor.cjs'), 'keyrack-aws', `role-credentials:${fast.roleKey}`], env: env2 });
     // And the floor of the alternative to a keychain read, an agent answering from memory on a Unix socket
     // (bench/socket-floor.cjs; this process plays the agent, with a fixed answer).
     const agentSocket = join(root, 'agent.sock');
     agent = createServer((s) => s.once('data', () => s.end(JSON.stringify({ Version: 1, AccessKeyId: 'ASIAFLOOR', SecretAccessKey: 'floor', SessionToken: 'floor', Expiration: new Date(Date.now() + 3_600_000).toISOString() }))));
     await new Promise((res, rej) => agent.once('error', rej).listen(agentSocket, res));
     cases.push({ id: 'agent-floor', label: 'floor: Node + one answer from an agent on a Unix socket (`bench/socket-floor.cjs`)', cmd: process.execPath, args: [join(ROOT, 'bench', 'socket-floor.cjs'), agentSocket], env: env2 });
-    cases.push({ id: 'cp-floor', label: 'floor: Node + keychain binding + one Secret Service read (`bench/keychain-floor.cjs`)', cmd: process.execPath, args: [join(ROOT, 'bench', 'keychain-floor.cjs'), 'keyrack-aws', `role-credentials:${fast.roleKey}`], env: env2 });
   }
 }
 if (existsSync(AWS_CLI)) {
